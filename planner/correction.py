@@ -1,0 +1,103 @@
+"""Correction factors: how much slower (>1) or faster (<1) the graph is than its profile.
+
+prefill factor = observed mean TTFT / expected TTFT, where expected TTFT is the profile's
+service time S = TTFT(ISL) plus the M/D/1 mean queueing wait at the observed utilisation
+rho = (req/s x ISL) / (ready workers x tokens/s per worker):  W = rho S / (2 (1 - rho)).
+decode factor = observed mean ITL / ITL(KV usage, context) with concurrency per worker
+from Little's law: req/s x mean request duration (s) / ready decode workers.
+
+Samples are skipped (factor kept) when the window is missing or idle, has too few
+requests, has no ready worker, or the component was mid-change (ready != current,
+i.e. cold-start samples). Accepted samples are clamped and smoothed with an EWMA.
+"""
+
+from __future__ import annotations
+
+from planner.config import PolicyConfig
+from planner.types import Component, CorrectionFactors, Observation
+
+#: utilisation at which the queueing term is capped, so a saturated window stays finite
+_RHO_CAP = 0.95
+
+
+def expected_ttft_ms(
+    config: PolicyConfig, *, isl_tokens: float, rate_rps: float, workers: int
+) -> float:
+    perf = config.perf.prefill
+    gpus = config.limits(config.prefill_component).gpus_per_worker
+    service_ms = perf.ttft_ms(isl_tokens).value
+    capacity = workers * perf.thpt_per_gpu(isl_tokens).value * gpus
+    rho = min(rate_rps * isl_tokens / capacity, _RHO_CAP) if capacity > 0 else _RHO_CAP
+    return service_ms + rho * service_ms / (2.0 * (1.0 - rho))
+
+
+def expected_itl_ms(
+    config: PolicyConfig,
+    *,
+    isl_tokens: float,
+    osl_tokens: float,
+    rate_rps: float,
+    duration_s: float,
+    workers: int,
+) -> float:
+    decode = config.perf.decode
+    context = isl_tokens + osl_tokens / 2.0
+    concurrency = rate_rps * duration_s / max(workers, 1)
+    kv = decode.kv_usage(concurrency=concurrency, context_tokens=context)
+    return decode.itl_ms(kv_usage=kv, context_tokens=context).value
+
+
+def _smooth(previous: float, sample: float, config: PolicyConfig) -> float:
+    c = config.settings.correction
+    clamped = min(max(sample, c.min_factor), c.max_factor)
+    return (1.0 - c.smoothing) * previous + c.smoothing * clamped
+
+
+def _settled(obs: Observation, component: Component) -> bool:
+    ready = obs.ready_replicas.get(component, 0)
+    current = obs.current_replicas.get(component, ready)
+    return ready > 0 and ready == current
+
+
+def update_correction(
+    previous: CorrectionFactors, obs: Observation, config: PolicyConfig
+) -> tuple[CorrectionFactors, str]:
+    """New factors and a note saying what was updated or why not."""
+    c = config.settings.correction
+    if not c.enabled:
+        return previous, "correction disabled"
+    if obs.is_missing:
+        return previous, "correction held: no data"
+    if obs.requests < c.min_requests or obs.isl_tokens is None or obs.osl_tokens is None:
+        return previous, f"correction held: {obs.requests:g} requests < {c.min_requests}"
+    prefill, decode = previous.prefill, previous.decode
+    notes: list[str] = []
+    pc, dc = config.prefill_component, config.decode_component
+    rate = obs.request_rate_rps
+    if obs.ttft_s is not None and obs.ttft_s > 0 and _settled(obs, pc):
+        exp = expected_ttft_ms(
+            config, isl_tokens=obs.isl_tokens, rate_rps=rate, workers=obs.ready_replicas[pc]
+        )
+        prefill = _smooth(prefill, obs.ttft_s * 1000.0 / exp, config)
+        notes.append(f"ttft {obs.ttft_s * 1000:.1f}ms vs {exp:.1f}ms expected")
+    else:
+        notes.append("prefill factor held")
+    if (
+        obs.itl_s is not None
+        and obs.itl_s > 0
+        and obs.request_duration_s is not None
+        and _settled(obs, dc)
+    ):
+        exp = expected_itl_ms(
+            config,
+            isl_tokens=obs.isl_tokens,
+            osl_tokens=obs.osl_tokens,
+            rate_rps=rate,
+            duration_s=obs.request_duration_s,
+            workers=obs.ready_replicas[dc],
+        )
+        decode = _smooth(decode, obs.itl_s * 1000.0 / exp, config)
+        notes.append(f"itl {obs.itl_s * 1000:.2f}ms vs {exp:.2f}ms expected")
+    else:
+        notes.append("decode factor held")
+    return CorrectionFactors(prefill=prefill, decode=decode), "; ".join(notes)

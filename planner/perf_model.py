@@ -1,0 +1,193 @@
+"""Interpolated prefill and decode performance from a profile.
+
+Method (compatible with Dynamo's planner, so golden values carry over):
+prefill TTFT(ISL) and throughput/GPU(ISL) are 1-D cubic splines over the measured ISLs;
+decode ITL and throughput/GPU are ``griddata`` cubic surfaces over (KV usage, context)
+sampled on a ``resolution`` x ``resolution`` grid (KV usage 0..1, context 0..max), with
+cells outside the convex hull of the samples filled by nearest neighbour. Inputs
+outside the measured range are clamped and the result says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from planner.profile import ProfileData
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """An interpolated value and whether the input had to be clamped to the profile."""
+
+    value: float
+    clamped: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeOperatingPoint:
+    """The best decode operating point under an ITL target at a context length.
+
+    ``feasible`` is False when no KV load at that context meets the target; then
+    ``thpt_per_gpu`` is 0 so callers cannot turn it into a replica count by accident.
+    """
+
+    thpt_per_gpu: float
+    kv_usage: float
+    itl_ms: float
+    context_tokens: float
+    feasible: bool
+    clamped: bool
+    #: smallest ITL the profile reaches at this context (ms), for messages
+    min_itl_ms: float
+
+
+class PrefillModel:
+    """TTFT and throughput per GPU as functions of ISL."""
+
+    def __init__(self, profile: ProfileData) -> None:
+        from scipy.interpolate import make_interp_spline
+
+        p = profile.prefill
+        k = min(3, len(p.isl_tokens) - 1)
+        self.min_isl = float(p.isl_tokens[0])
+        self.max_isl = float(p.isl_tokens[-1])
+        self._ttft = make_interp_spline(p.isl_tokens, p.ttft_ms, k=k)
+        self._thpt = make_interp_spline(p.isl_tokens, p.thpt_tokens_per_s_per_gpu, k=k)
+        # a spline may dip below the smallest sample between points; never below this
+        self._ttft_floor = float(p.ttft_ms.min()) * 0.5
+        self._thpt_floor = float(p.thpt_tokens_per_s_per_gpu.min()) * 0.5
+
+    def _clamp(self, isl: float) -> tuple[float, bool]:
+        c = min(max(isl, self.min_isl), self.max_isl)
+        return c, c != isl
+
+    def ttft_ms(self, isl_tokens: float) -> Lookup:
+        x, clamped = self._clamp(isl_tokens)
+        return Lookup(max(float(self._ttft(x)), self._ttft_floor), clamped)
+
+    def thpt_per_gpu(self, isl_tokens: float) -> Lookup:
+        x, clamped = self._clamp(isl_tokens)
+        return Lookup(max(float(self._thpt(x)), self._thpt_floor), clamped)
+
+
+def _grid_surface(
+    points: tuple[NDArray[np.float64], NDArray[np.float64]],
+    values: NDArray[np.float64],
+    grid: tuple[NDArray[np.float64], NDArray[np.float64]],
+) -> NDArray[np.float64]:
+    from scipy.interpolate import griddata
+
+    surf: NDArray[np.float64] = griddata(points, values, grid, method="cubic")
+    nan = np.isnan(surf)
+    if nan.any():
+        nearest: NDArray[np.float64] = griddata(points, values, grid, method="nearest")
+        surf[nan] = nearest[nan]
+    return surf
+
+
+class DecodeModel:
+    """ITL and throughput per GPU over (KV usage, context length)."""
+
+    def __init__(self, profile: ProfileData, *, resolution: int = 100) -> None:
+        d = profile.decode
+        self.resolution = resolution
+        self.max_kv_tokens = d.max_kv_tokens
+        self.min_context = float(d.context_tokens.min())
+        self.max_context = float(d.context_tokens.max())
+        self.kv_axis = np.linspace(0.0, 1.0, resolution)
+        self.ctx_axis = np.linspace(0.0, self.max_context, resolution)
+        kv_grid, ctx_grid = np.meshgrid(self.kv_axis, self.ctx_axis)
+        pts = (d.kv_usage, d.context_tokens)
+        # rows: context index, columns: KV-usage index
+        self.itl_grid = _grid_surface(pts, d.itl_ms, (kv_grid, ctx_grid))
+        self.thpt_grid = _grid_surface(pts, d.thpt_tokens_per_s_per_gpu, (kv_grid, ctx_grid))
+        # negative cubic overshoots are artefacts; keep the surfaces physical
+        np.maximum(self.itl_grid, float(d.itl_ms.min()) * 0.5, out=self.itl_grid)
+        np.maximum(self.thpt_grid, 0.0, out=self.thpt_grid)
+        self.row_min_itl = self.itl_grid.min(axis=1)
+
+    def _row(self, context_tokens: float) -> tuple[int, bool]:
+        clamped = not (self.min_context <= context_tokens <= self.max_context)
+        step = self.ctx_axis[1] - self.ctx_axis[0]
+        iy = int(np.clip(round(context_tokens / step), 0, self.resolution - 1))
+        return iy, clamped
+
+    def _bilinear(self, grid: NDArray[np.float64], kv_usage: float, context_tokens: float) -> float:
+        fx = float(np.clip(kv_usage, 0.0, 1.0)) * (self.resolution - 1)
+        fy = float(np.clip(context_tokens / self.max_context, 0.0, 1.0)) * (self.resolution - 1)
+        x0, y0 = int(fx), int(fy)
+        x1, y1 = min(x0 + 1, self.resolution - 1), min(y0 + 1, self.resolution - 1)
+        tx, ty = fx - x0, fy - y0
+        top = grid[y0, x0] * (1 - tx) + grid[y0, x1] * tx
+        bot = grid[y1, x0] * (1 - tx) + grid[y1, x1] * tx
+        return float(top * (1 - ty) + bot * ty)
+
+    def kv_usage(self, *, concurrency: float, context_tokens: float) -> float:
+        """KV usage (fraction) of ``concurrency`` requests of ``context_tokens`` each."""
+        return concurrency * context_tokens / self.max_kv_tokens
+
+    def itl_ms(self, *, kv_usage: float, context_tokens: float) -> Lookup:
+        clamped = kv_usage > 1.0 or not (self.min_context <= context_tokens <= self.max_context)
+        return Lookup(self._bilinear(self.itl_grid, kv_usage, context_tokens), clamped)
+
+    def thpt_per_gpu(self, *, kv_usage: float, context_tokens: float) -> Lookup:
+        clamped = kv_usage > 1.0 or not (self.min_context <= context_tokens <= self.max_context)
+        return Lookup(self._bilinear(self.thpt_grid, kv_usage, context_tokens), clamped)
+
+    def best_throughput(self, *, itl_ms: float, context_tokens: float) -> DecodeOperatingPoint:
+        """Highest-load grid point at this context whose ITL meets ``itl_ms``.
+
+        Scans KV usage from the top down because the interpolated ITL need not be
+        monotonic in KV usage (a binary search could stop at a local dip).
+        """
+        iy, clamped = self._row(context_tokens)
+        row_itl = self.itl_grid[iy]
+        ok = np.flatnonzero(row_itl <= itl_ms)
+        min_itl = float(self.row_min_itl[iy])
+        if ok.size == 0:
+            return DecodeOperatingPoint(
+                thpt_per_gpu=0.0,
+                kv_usage=0.0,
+                itl_ms=min_itl,
+                context_tokens=float(self.ctx_axis[iy]),
+                feasible=False,
+                clamped=clamped,
+                min_itl_ms=min_itl,
+            )
+        ix = int(ok[-1])
+        return DecodeOperatingPoint(
+            thpt_per_gpu=float(self.thpt_grid[iy, ix]),
+            kv_usage=float(self.kv_axis[ix]),
+            itl_ms=float(row_itl[ix]),
+            context_tokens=float(self.ctx_axis[iy]),
+            feasible=True,
+            clamped=clamped,
+            min_itl_ms=min_itl,
+        )
+
+
+class PerfModel:
+    """Prefill curve + decode surface from one profile, built once at start-up."""
+
+    def __init__(self, profile: ProfileData, *, resolution: int = 100) -> None:
+        self.profile = profile
+        self.prefill = PrefillModel(profile)
+        self.decode = DecodeModel(profile, resolution=resolution)
+
+    def summary(self) -> dict[str, Any]:
+        p, d = self.profile.prefill, self.profile.decode
+        return {
+            "source": self.profile.source,
+            "layout": self.profile.layout,
+            "prefill_points": len(p.isl_tokens),
+            "isl_range_tokens": [float(p.isl_tokens[0]), float(p.isl_tokens[-1])],
+            "ttft_range_ms": [float(p.ttft_ms.min()), float(p.ttft_ms.max())],
+            "decode_points": len(d.kv_usage),
+            "context_lengths_tokens": sorted({float(c) for c in d.context_tokens}),
+            "itl_range_ms": [float(d.itl_ms.min()), float(d.itl_ms.max())],
+            "max_kv_tokens": d.max_kv_tokens,
+        }

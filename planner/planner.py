@@ -1,0 +1,52 @@
+"""Planner: the embeddable wrapper around the pure core (observe -> forecast -> plan)."""
+
+from __future__ import annotations
+
+from planner.config import PolicyConfig
+from planner.forecast.base import Forecaster
+from planner.forecast.registry import make_forecaster
+from planner.perf_model import PerfModel
+from planner.policy import PlannerState, plan
+from planner.profile import load_profile
+from planner.settings import PlannerSettings
+from planner.types import Decision, Forecast, Observation
+
+
+class Planner:
+    """Feed it one observation per interval, get a decision.
+
+    It holds the perf model, the forecaster and the policy state; it reads no clock and
+    does no I/O after construction, so simulators and other controllers can drive it.
+    """
+
+    def __init__(
+        self,
+        settings: PlannerSettings,
+        *,
+        perf: PerfModel | None = None,
+        forecaster: Forecaster | None = None,
+    ) -> None:
+        self.settings = settings
+        self.perf = perf if perf is not None else PerfModel(load_profile(settings.profile))
+        self.config = PolicyConfig(settings=settings, perf=self.perf)
+        self.forecaster = forecaster or make_forecaster(
+            settings.predictor.name, quantile=settings.predictor.quantile
+        )
+        self.state = PlannerState()
+
+    @property
+    def horizon_s(self) -> float:
+        """How far ahead to forecast: the interval, plus worker start-up for ``sla``."""
+        s = self.settings
+        return s.interval_s + (s.startup_s if s.policy == "sla" else 0.0)
+
+    def step(self, observation: Observation, *, now: float) -> Decision:
+        """Record ``observation`` (the window ending at ``now``) and decide."""
+        self.forecaster.observe(observation.load_point(time_s=now))
+        forecast = self.forecaster.forecast(horizon_s=self.horizon_s)
+        return self.decide(observation, forecast, now=now)
+
+    def decide(self, observation: Observation, forecast: Forecast, *, now: float) -> Decision:
+        """Decide from an explicit forecast (bypasses the forecaster)."""
+        decision, self.state = plan(observation, forecast, self.state, self.config, now=now)
+        return decision

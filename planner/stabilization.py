@@ -1,0 +1,52 @@
+"""Scale-up/scale-down stabilisation windows and per-tick step limits (HPA-style).
+
+Within a window the target is the most conservative recommendation seen: scaling down
+goes only to the highest recommendation of the last ``scale_down_window_s``; scaling
+up only to the lowest recommendation of the last ``scale_up_window_s``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from planner.settings import StabilizationSettings
+from planner.types import Reason
+
+Recommendation = tuple[float, int]  # (time_s, replicas)
+
+
+@dataclass(frozen=True, slots=True)
+class Stabilized:
+    target: int
+    history: tuple[Recommendation, ...]
+    reasons: tuple[Reason, ...]
+
+
+def stabilize(
+    *,
+    current: int,
+    desired: int,
+    history: tuple[Recommendation, ...],
+    now: float,
+    settings: StabilizationSettings,
+) -> Stabilized:
+    horizon = max(settings.scale_down_window_s, settings.scale_up_window_s)
+    kept = (*((t, r) for t, r in history if now - t < horizon), (now, desired))
+    reasons: list[Reason] = []
+    target = desired
+    if desired < current:
+        window = [r for t, r in kept if now - t < settings.scale_down_window_s] or [desired]
+        target = min(current, max(window))
+        if target > desired:
+            reasons.append(Reason.SCALE_DOWN_STABILIZED)
+    elif desired > current:
+        window = [r for t, r in kept if now - t < settings.scale_up_window_s] or [desired]
+        target = max(current, min(window))
+    step_target = target
+    if settings.max_scale_up_step is not None and target > current:
+        step_target = min(target, current + settings.max_scale_up_step)
+    if settings.max_scale_down_step is not None and target < current:
+        step_target = max(target, current - settings.max_scale_down_step)
+    if step_target != target:
+        reasons.append(Reason.STEP_LIMITED)
+    return Stabilized(target=step_target, history=kept, reasons=tuple(reasons))

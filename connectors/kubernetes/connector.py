@@ -167,6 +167,10 @@ class KubernetesConnector:
         wanted = dict(targets)
         try:
             workloads = await self._start()
+            if self.elector is not None and not self.is_leader:
+                # the renew loop may lag (e.g. just after an outage): one round now
+                with contextlib.suppress(ConnectorFault):
+                    await self.elector.try_acquire_or_renew()
             if not self.is_leader:
                 holder = self.elector.name if self.elector else ""
                 return ApplyResult(

@@ -295,4 +295,3 @@ class FakeKubeApi:
                 "items": items,
             }
         )
-

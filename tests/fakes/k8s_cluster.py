@@ -306,6 +306,5 @@ class Cluster:
 
 def _ready(pod: dict[str, Any]) -> bool:
     return any(
-        c["type"] == "Ready" and c["status"] == "True"
-        for c in pod["status"].get("conditions", [])
+        c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", [])
     )

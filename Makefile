@@ -48,11 +48,13 @@ clean:
 # scripts/build-pycuda-wheel.sh); `make gpu-test` installs it from .whl/ and runs the
 # GPU tests, which skip cleanly where pycuda or a GPU is missing.
 CUDA_ROOT ?= /usr/local/cuda
+# the project venv's python when it exists, else $(PYTHON): the wheel needs no install
+GPU_PY ?= $(if $(wildcard $(PY)),$(PY),$(PYTHON))
 
 gpu-wheel:
-	PY=$(PY) CUDA_ROOT=$(CUDA_ROOT) bash scripts/build-pycuda-wheel.sh
+	PY=$(GPU_PY) CUDA_ROOT=$(CUDA_ROOT) bash scripts/build-pycuda-wheel.sh
 
 gpu-test:
 	@if ls .whl/pycuda-*.whl >/dev/null 2>&1; then \
-	  $(PY) -m pip install -q --no-index -f .whl pycuda; fi
-	$(PY) -m pytest -m gpu tests/gpu
+	  $(GPU_PY) -m pip install -q --no-index -f .whl pycuda; fi
+	$(GPU_PY) -m pytest -m gpu tests/gpu

@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test check lint format typecheck bench clean deploy-check
+.PHONY: install run test check lint format typecheck bench clean deploy-check gpu-wheel gpu-test
 
 install: $(STAMP)
 
@@ -49,3 +49,18 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache out
+
+# GPU profiler. `make gpu-wheel` builds pycuda for a GPU machine without network (see
+# scripts/build-pycuda-wheel.sh); `make gpu-test` installs it from .whl/ and runs the
+# GPU tests, which skip cleanly where pycuda or a GPU is missing.
+CUDA_ROOT ?= /usr/local/cuda
+# the project venv's python when it exists, else $(PYTHON): the wheel needs no install
+GPU_PY ?= $(if $(wildcard $(PY)),$(PY),$(PYTHON))
+
+gpu-wheel:
+	PY=$(GPU_PY) CUDA_ROOT=$(CUDA_ROOT) bash scripts/build-pycuda-wheel.sh
+
+gpu-test:
+	@if ls .whl/pycuda-*.whl >/dev/null 2>&1; then \
+	  $(GPU_PY) -m pip install -q --no-index -f .whl pycuda; fi
+	$(GPU_PY) -m pytest -m gpu tests/gpu

@@ -50,3 +50,7 @@ class MetricsError(PlannerError):
 
 class ConnectorError(PlannerError):
     """Reading or writing replicas through a connector failed."""
+
+
+class EndpointError(PlannerError):
+    """A serving endpoint being profiled refused a request or sent an unreadable stream."""

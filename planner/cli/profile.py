@@ -17,6 +17,64 @@ def register(sub: Any) -> None:
     val = psub.add_parser("validate", help="check a profile; exit 2 if it is broken")
     val.add_argument("path", help="profile directory or profile.json")
     val.set_defaults(handler=run_validate)
+    _register_producers(psub)
+
+
+def _register_producers(psub: Any) -> None:
+    gpu = psub.add_parser("gpu", help="time one forward step on this machine's GPU (pycuda)")
+    gpu.add_argument("--model", default="llama-3.1-8b", help="preset name or shape JSON file")
+    gpu.add_argument("--tp", type=int, default=1, help="tensor-parallel degree (shard timed)")
+    gpu.add_argument("--dtype", choices=["fp16", "bf16", "fp32"], help="override model dtype")
+    gpu.add_argument("--device", type=int, default=0)
+    gpu.add_argument("--max-context", type=int, default=16384, help="largest ISL/context")
+    gpu.add_argument("--prefill-points", type=int, default=12)
+    gpu.add_argument("--contexts", type=int, default=5, help="decode context lengths")
+    gpu.add_argument("--batches", type=int, default=8, help="decode batch sizes per context")
+    gpu.add_argument("--max-batch", type=int, default=256)
+    gpu.add_argument("--block-size", type=int, default=16, help="KV block size (tokens)")
+    gpu.add_argument("--memory-fraction", type=float, default=0.9)
+    gpu.add_argument("--reserve-gib", type=float, default=2.0, help="activations etc.")
+    gpu.add_argument(
+        "--interconnect-gb-s", type=float, default=450.0, help="all-reduce bus bandwidth, TP>1"
+    )
+    gpu.add_argument("--repeat", type=int, default=10)
+    gpu.add_argument("--compare-torch", action="store_true", help="print validation ratios")
+    gpu.add_argument("--out", default="out/profile-gpu", help="output directory")
+    gpu.set_defaults(handler=run_gpu)
+
+    ep = psub.add_parser("endpoint", help="measure a running OpenAI-compatible server")
+    ep.add_argument("--url", required=True, help="base URL, e.g. http://127.0.0.1:8000")
+    ep.add_argument("--model", required=True, help="model name the server serves")
+    ep.add_argument("--api", choices=["completions", "chat"], default="completions")
+    ep.add_argument("--max-kv-tokens", type=int, help="decode KV capacity (else from /health)")
+    ep.add_argument("--max-isl", type=int, default=8192)
+    ep.add_argument("--min-isl", type=int, default=128)
+    ep.add_argument("--prefill-points", type=int, default=8)
+    ep.add_argument("--repeats", type=int, default=3)
+    ep.add_argument("--contexts", type=int, default=4)
+    ep.add_argument("--batches", type=int, default=6)
+    ep.add_argument("--max-batch", type=int, default=64)
+    ep.add_argument("--steady-tokens", type=int, default=48, help="min tokens in ITL window")
+    ep.add_argument("--max-osl", type=int, default=4096)
+    ep.add_argument("--time-scale", type=float, default=1.0, help="emulated engines only")
+    ep.add_argument("--gpus-per-worker", type=int, default=1)
+    ep.add_argument("--gpu-type", help="recorded in the metadata")
+    ep.add_argument("--engine", help="recorded in the metadata (vllm, sglang, ...)")
+    ep.add_argument("--out", default="out/profile-endpoint", help="output directory")
+    ep.set_defaults(handler=run_endpoint)
+
+    plot = psub.add_parser("plot", help="PNG of a profile's curves")
+    plot.add_argument("path", nargs="?", help="profile directory (default: shipped profile)")
+    plot.add_argument("--out", default="out/profile.png")
+    plot.set_defaults(handler=run_plot)
+
+    emu = psub.add_parser("serve-emulated", help="serve an emulated engine from a profile")
+    emu.add_argument("path", nargs="?", help="profile directory (default: shipped profile)")
+    emu.add_argument("--host", default="127.0.0.1")
+    emu.add_argument("--port", type=int, default=8000)
+    emu.add_argument("--time-scale", type=float, default=1.0, help="latency multiplier")
+    emu.add_argument("--model-name", default="emulated")
+    emu.set_defaults(handler=run_serve_emulated)
 
 
 def _load(path: str | None) -> Any:
@@ -57,4 +115,98 @@ def run_validate(args: argparse.Namespace) -> int:
         f"ok: {profile.source} ({profile.layout}): {len(profile.prefill.isl_tokens)} prefill "
         f"points, {len(profile.decode.kv_usage)} decode points"
     )
+    return 0
+
+
+def _write(profile: Any, out: str) -> None:
+    from planner.profile import write_profile
+
+    target = write_profile(profile, out)
+    print(f"wrote {target} and Dynamo's selected_*_interpolation/raw_data.npz in {out}")
+
+
+def run_gpu(args: argparse.Namespace) -> int:
+    from planner.profiler.gpu_sweep import GpuSweep, run_gpu_sweep
+
+    cfg = GpuSweep(
+        model=args.model,
+        tp=args.tp,
+        dtype=args.dtype,
+        device=args.device,
+        max_context=args.max_context,
+        prefill_points=args.prefill_points,
+        contexts=args.contexts,
+        batches=args.batches,
+        max_batch=args.max_batch,
+        block_size=args.block_size,
+        memory_fraction=args.memory_fraction,
+        reserve_gib=args.reserve_gib,
+        interconnect_gb_s=args.interconnect_gb_s,
+        repeat=args.repeat,
+    )
+    profile, report = run_gpu_sweep(cfg, compare=args.compare_torch)
+    _write(profile, args.out)
+    if report:
+        print(json.dumps(report, indent=1))
+    return 0
+
+
+def run_endpoint(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from planner.profiler.endpoint_sweep import EndpointSweep, run_endpoint_sweep
+
+    cfg = EndpointSweep(
+        base_url=args.url,
+        model=args.model,
+        api=args.api,
+        max_kv_tokens=args.max_kv_tokens,
+        max_isl=args.max_isl,
+        min_isl=args.min_isl,
+        prefill_points=args.prefill_points,
+        repeats=args.repeats,
+        contexts=args.contexts,
+        batches=args.batches,
+        max_batch=args.max_batch,
+        steady_tokens=args.steady_tokens,
+        max_osl=args.max_osl,
+        time_scale=args.time_scale,
+        gpus_per_worker=args.gpus_per_worker,
+        gpu_type=args.gpu_type,
+        engine=args.engine,
+    )
+    _write(asyncio.run(run_endpoint_sweep(cfg)), args.out)
+    return 0
+
+
+def run_plot(args: argparse.Namespace) -> int:
+    from planner.profiler.plot import plot_profile
+
+    print(f"wrote {plot_profile(_load(args.path), args.out)}")
+    return 0
+
+
+def run_serve_emulated(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from planner.profiler.emulated_engine import serve_emulated
+
+    profile = _load(args.path)
+
+    async def serve() -> None:
+        async with serve_emulated(
+            profile,
+            host=args.host,
+            port=args.port,
+            time_scale=args.time_scale,
+            model=args.model_name,
+        ) as url:
+            print(
+                f"emulated engine for {profile.source} at {url} (time scale "
+                f"{args.time_scale}, max_kv_tokens {profile.decode.max_kv_tokens}); Ctrl-C stops",
+                flush=True,
+            )
+            await asyncio.Event().wait()
+
+    asyncio.run(serve())
     return 0

@@ -1,0 +1,1 @@
+"""Profilers that produce performance profiles: GPU kernel timing and live endpoints."""

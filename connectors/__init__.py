@@ -1,5 +1,32 @@
-"""Adapters to outside systems: metrics sources and replica targets."""
+"""Adapters to outside systems: metrics sources and replica targets.
 
-from connectors.protocols import ApplyResult, ComponentState, Connector, GraphState, MetricsSource
+``make_connector(settings)`` builds the configured replica target (see connectors/factory.py).
+"""
 
-__all__ = ["ApplyResult", "ComponentState", "Connector", "GraphState", "MetricsSource"]
+from connectors.protocols import (
+    ApplyReason,
+    ApplyResult,
+    ComponentState,
+    Connector,
+    GraphState,
+    MetricsSource,
+)
+
+__all__ = [
+    "ApplyReason",
+    "ApplyResult",
+    "ComponentState",
+    "Connector",
+    "GraphState",
+    "MetricsSource",
+    "make_connector",
+]
+
+
+def __getattr__(name: str) -> object:
+    # lazy, so importing the protocols never imports aiohttp or kubernetes_asyncio
+    if name == "make_connector":
+        from connectors.factory import make_connector
+
+        return make_connector
+    raise AttributeError(name)

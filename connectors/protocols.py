@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from planner.types import Component, LoadPoint, Observation
@@ -42,14 +43,44 @@ class GraphState:
         return {c: s.ready for c, s in self.components.items()}
 
 
+class ApplyReason(StrEnum):
+    """Why a decision was or was not applied (machine-readable; ``message`` has the words)."""
+
+    APPLIED = "applied"
+    #: the environment already had these targets; nothing was written
+    UNCHANGED = "unchanged"
+    #: the previous change has not settled and this one would grow a component further
+    UNSETTLED = "unsettled"
+    #: another planner replica holds the leader lease; this one does not write
+    NOT_LEADER = "not_leader"
+    #: the targets name a component the environment does not have, or a negative count
+    INVALID = "invalid"
+    CONFLICT = "conflict"
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+    UNAVAILABLE = "unavailable"
+    TIMEOUT = "timeout"
+    IO = "io"
+    #: a write failed after another component was changed, and the rollback failed too;
+    #: ``in_effect`` says what each component holds now
+    PARTIAL = "partial"
+
+
 @dataclass(frozen=True, slots=True)
 class ApplyResult:
-    """Outcome of writing one decision: applied whole, or not applied at all."""
+    """Outcome of writing one decision: applied whole, or not applied at all.
+
+    ``in_effect`` is the connector's best knowledge of the replicas each component is
+    asked to run after the call (the new targets when applied; the old ones when not;
+    a mix only when ``reason`` is PARTIAL).
+    """
 
     decision_id: str
     applied: bool
     targets: Mapping[Component, int] = field(default_factory=dict)
     message: str = ""
+    reason: ApplyReason = ApplyReason.APPLIED
+    in_effect: Mapping[Component, int] = field(default_factory=dict)
 
 
 @runtime_checkable

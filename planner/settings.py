@@ -192,13 +192,101 @@ class EmulatorSettings(_Section):
     initial_agg: int = Field(1, ge=0)
     #: address of the emulator's own /metrics (``sla-planner emulate``)
     host: str = "127.0.0.1"
-    port: int = Field(9086, ge=0, le=65535)
+    port: int = Field(9087, ge=0, le=65535)
     seed: int = 0
 
 
+class VirtualConnectorSettings(_Section):
+    """The local target protocol (docs/virtual-connector.md)."""
+
+    transport: Literal["file", "http"] = "file"
+    #: file transport: folder holding target.json (planner writes) and ack.json (env writes)
+    directory: Path = Path("virtual-target")
+    #: http transport: the planner serves GET /v1/target and POST /v1/ack here
+    host: str = "127.0.0.1"
+    port: int = Field(9086, ge=0, le=65535)
+    #: workers asked for but not ready (or not acknowledged) this long count as not coming
+    not_coming_after_s: float = Field(600.0, gt=0)
+
+
+class RetrySettings(_Section):
+    """Bounded retries with exponential backoff and full jitter for transient failures."""
+
+    attempts: int = Field(4, ge=1, le=20)
+    backoff_base_s: float = Field(0.2, gt=0)
+    backoff_max_s: float = Field(5.0, gt=0)
+
+
+class LeaderElectionSettings(_Section):
+    """A coordination.k8s.io/v1 Lease so that of several replicas exactly one writes."""
+
+    enabled: bool = True
+    lease_name: str = "sla-planner"
+    #: a holder that has not renewed for this long has lost the lease
+    lease_duration_s: float = Field(15.0, gt=0)
+    renew_every_s: float = Field(5.0, gt=0)
+    #: defaults to $POD_NAME, then the host name
+    identity: str | None = None
+
+    @model_validator(mode="after")
+    def _renew_inside_lease(self) -> LeaderElectionSettings:
+        if self.renew_every_s >= self.lease_duration_s:
+            raise ValueError(
+                f"renew_every_s={self.renew_every_s} must be < "
+                f"lease_duration_s={self.lease_duration_s}"
+            )
+        return self
+
+
+class KubernetesConnectorSettings(_Section):
+    """Which objects the Kubernetes connector scales and how it talks to the API server."""
+
+    #: dgd: a DynamoGraphDeployment (through its scaling adapters when present);
+    #: deployment / statefulset: plain apps/v1 workloads through /scale
+    target: Literal["dgd", "deployment", "statefulset"] = "dgd"
+    #: None: the pod's own namespace in-cluster, else the kubeconfig context's, else default
+    namespace: str | None = None
+    #: the DynamoGraphDeployment's name (target dgd)
+    graph_name: str | None = None
+    #: component -> DGD service name or workload name; for dgd, unnamed components are
+    #: found by the service's subComponentType
+    services: dict[Literal["prefill", "decode", "agg"], str] = Field(default_factory=dict)
+    #: dgd: auto = use the adapters when they exist, else patch the graph
+    scaling_adapters: Literal["auto", "always", "never"] = "auto"
+    #: None: in-cluster config when running in a pod, else $KUBECONFIG / ~/.kube/config
+    kubeconfig: Path | None = None
+    context: str | None = None
+    request_timeout_s: float = Field(10.0, gt=0)
+    retry: RetrySettings = RetrySettings()
+    #: pods Pending (or never created) this long after a change count as not coming
+    not_coming_after_s: float = Field(600.0, gt=0)
+    leader_election: LeaderElectionSettings = LeaderElectionSettings()
+
+    @model_validator(mode="after")
+    def _names_present(self) -> KubernetesConnectorSettings:
+        if self.target == "dgd" and not self.graph_name:
+            raise ValueError("graph_name is required when target is dgd")
+        if self.target != "dgd" and not self.services:
+            raise ValueError(
+                f"services (component -> {self.target} name) is required when target is "
+                f"{self.target}"
+            )
+        return self
+
+
 class ConnectorSettings(_Section):
+    """Where the replica targets go: a local virtual target or a Kubernetes cluster."""
+
     kind: Literal["virtual", "kubernetes"] = "virtual"
-    model_config = ConfigDict(extra="allow", frozen=True)
+    virtual: VirtualConnectorSettings = VirtualConnectorSettings()
+    #: required when kind is kubernetes
+    kubernetes: KubernetesConnectorSettings | None = None
+
+    @model_validator(mode="after")
+    def _kubernetes_section(self) -> ConnectorSettings:
+        if self.kind == "kubernetes" and self.kubernetes is None:
+            raise ValueError("connector.kubernetes is required when connector.kind is kubernetes")
+        return self
 
 
 class PlannerSettings(BaseSettings):

@@ -1,0 +1,85 @@
+"""Every Kubernetes permission the connector uses, in one place: each API call names its
+rule from here, a 403 is explained with it, and deploy/'s Role is checked against it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+DYNAMO_GROUP = "nvidia.com"
+DYNAMO_VERSION = "v1alpha1"
+DGD_PLURAL = "dynamographdeployments"
+ADAPTER_PLURAL = "dynamographdeploymentscalingadapters"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Rule:
+    """One RBAC permission: an API group ("" is the core group), a resource (with its
+    subresource after a slash, as RBAC spells it) and a verb."""
+
+    group: str
+    resource: str
+    verb: str
+
+    def describe(self, namespace: str) -> str:
+        group = self.group or '"" (core)'
+        return (
+            f"verb {self.verb!r} on resource {self.resource!r} in API group {group} "
+            f"in namespace {namespace!r}"
+        )
+
+    def role_snippet(self) -> str:
+        return (
+            f'- apiGroups: ["{self.group}"]\n'
+            f'  resources: ["{self.resource}"]\n'
+            f'  verbs: ["{self.verb}"]'
+        )
+
+
+DGD_GET = Rule(DYNAMO_GROUP, DGD_PLURAL, "get")
+DGD_PATCH = Rule(DYNAMO_GROUP, DGD_PLURAL, "patch")
+ADAPTER_SCALE_GET = Rule(DYNAMO_GROUP, f"{ADAPTER_PLURAL}/scale", "get")
+ADAPTER_SCALE_UPDATE = Rule(DYNAMO_GROUP, f"{ADAPTER_PLURAL}/scale", "update")
+DEPLOYMENT_GET = Rule("apps", "deployments", "get")
+DEPLOYMENT_SCALE_GET = Rule("apps", "deployments/scale", "get")
+DEPLOYMENT_SCALE_UPDATE = Rule("apps", "deployments/scale", "update")
+STATEFULSET_GET = Rule("apps", "statefulsets", "get")
+STATEFULSET_SCALE_GET = Rule("apps", "statefulsets/scale", "get")
+STATEFULSET_SCALE_UPDATE = Rule("apps", "statefulsets/scale", "update")
+PODS_LIST = Rule("", "pods", "list")
+LEASE_GET = Rule("coordination.k8s.io", "leases", "get")
+LEASE_CREATE = Rule("coordination.k8s.io", "leases", "create")
+LEASE_UPDATE = Rule("coordination.k8s.io", "leases", "update")
+
+LEASE_RULES = frozenset({LEASE_GET, LEASE_CREATE, LEASE_UPDATE})
+
+Target = Literal["dgd", "deployment", "statefulset"]
+AdapterMode = Literal["auto", "always", "never"]
+
+
+def required_rbac(
+    *, target: Target, scaling_adapters: AdapterMode = "auto", leader_election: bool = True
+) -> frozenset[Rule]:
+    """The exact set of rules the connector calls for this configuration."""
+    rules: set[Rule] = {PODS_LIST}
+    if target == "dgd":
+        rules.add(DGD_GET)
+        if scaling_adapters != "never":
+            rules |= {ADAPTER_SCALE_GET, ADAPTER_SCALE_UPDATE}
+        if scaling_adapters != "always":
+            rules.add(DGD_PATCH)
+    elif target == "deployment":
+        rules |= {DEPLOYMENT_GET, DEPLOYMENT_SCALE_GET, DEPLOYMENT_SCALE_UPDATE}
+    else:
+        rules |= {STATEFULSET_GET, STATEFULSET_SCALE_GET, STATEFULSET_SCALE_UPDATE}
+    if leader_election:
+        rules |= LEASE_RULES
+    return frozenset(rules)
+
+
+#: every rule any configuration may need (the union over targets), for reference
+REQUIRED_RBAC: dict[str, frozenset[Rule]] = {
+    "dgd": required_rbac(target="dgd"),
+    "deployment": required_rbac(target="deployment"),
+    "statefulset": required_rbac(target="statefulset"),
+}

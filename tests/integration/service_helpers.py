@@ -4,7 +4,7 @@ and waiting on the service's ticks."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from connectors.protocols import ApplyResult, Connector, GraphState
@@ -58,9 +58,18 @@ class FlakyConnector:
         await self.inner.close()
 
 
+async def until(predicate: Callable[[], bool], *, timeout_s: float, poll_s: float = 0.05) -> None:
+    """Poll ``predicate`` until it holds; TimeoutError after ``timeout_s``."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            if predicate():
+                return
+            await asyncio.sleep(poll_s)
+
+
 async def wait_ticks(app: ServiceApp, n: int, *, timeout_s: float = 30.0) -> None:
     """Until the service has run ``n`` ticks in all."""
-    async with asyncio.timeout(timeout_s):
-        await app.started.wait()
-        while app.service is None or app.service.telemetry.tick_count < n:
-            await asyncio.sleep(0.05)
+    await until(
+        lambda: app.service is not None and app.service.telemetry.tick_count >= n,
+        timeout_s=timeout_s,
+    )

@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test check lint format typecheck bench clean
+.PHONY: install run test check lint format typecheck bench clean deploy-check
 
 install: $(STAMP)
 
@@ -26,6 +26,12 @@ run: install
 test: install
 	@set -o pipefail; $(PY) -m pytest -q; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+# Renders every deploy/ overlay (kubectl when present, an in-test renderer always),
+# validates the manifests offline and checks the Role against the connector's RBAC needs.
+# `make test` runs it too (it is part of the pytest suite).
+deploy-check: install
+	$(PY) -m pytest -q tests/integration/test_deploy_manifests.py
 
 lint: install
 	$(VENV)/bin/ruff check planner connectors tests

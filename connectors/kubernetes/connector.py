@@ -4,6 +4,7 @@ writes a decision whole (shrinks first, rolled back if a later write fails), as 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import random
 import time
@@ -116,6 +117,9 @@ class KubernetesConnector:
                     renew_every_s=le.renew_every_s,
                     timeout_s=s.request_timeout_s,
                 )
+                # one round before the first decision, so a lone replica writes at once
+                with contextlib.suppress(ConnectorFault):
+                    await self.elector.try_acquire_or_renew()
                 self.elector.start()
             self._workloads = workloads
             return workloads
@@ -163,6 +167,10 @@ class KubernetesConnector:
         wanted = dict(targets)
         try:
             workloads = await self._start()
+            if self.elector is not None and not self.is_leader:
+                # the renew loop may lag (e.g. just after an outage): one round now
+                with contextlib.suppress(ConnectorFault):
+                    await self.elector.try_acquire_or_renew()
             if not self.is_leader:
                 holder = self.elector.name if self.elector else ""
                 return ApplyResult(

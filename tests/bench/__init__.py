@@ -1,1 +1,1 @@
-"""Benchmarks: ``python -m tests.bench`` runs every tests/bench/bench_*.py module."""
+"""Benchmarks: `make bench` runs every tests/bench/bench_*.py module's run()."""

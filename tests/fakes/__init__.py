@@ -1,0 +1,1 @@
+"""Fakes shipped as real code: used by tests and the simulator alike."""

@@ -14,7 +14,9 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
 
+from connectors.instrumented import InstrumentedConnector
 from connectors.protocols import Connector, MetricsSource
+from connectors.reconcile import ReapplyingConnector
 from planner.errors import ConfigError
 from planner.planner import Planner
 from planner.service.clock import ServiceClock
@@ -35,28 +37,6 @@ class RunResult:
     tick_errors: int
     summary: Any | None  # EmulationSummary when an emulated graph ran
     signalled: bool
-
-
-def _make_connector(settings: PlannerSettings, clock: ServiceClock) -> Connector:
-    c = settings.connector
-    if c.kind == "kubernetes":
-        from connectors.kubernetes.connector import KubernetesConnector
-
-        assert c.kubernetes is not None  # settings validation guarantees it
-        return KubernetesConnector(c.kubernetes)
-    from connectors.virtual.connector import PlannerTransport, VirtualConnector
-
-    v = c.virtual
-    transport: PlannerTransport
-    if v.transport == "http":
-        from connectors.virtual.http_transport import HttpPlannerTransport
-
-        transport = HttpPlannerTransport(host=v.host, port=v.port)
-    else:
-        from connectors.virtual.file_transport import FilePlannerTransport
-
-        transport = FilePlannerTransport(v.directory)
-    return VirtualConnector(transport, not_coming_after_s=v.not_coming_after_s, clock=clock.now_s)
 
 
 class ServiceApp:
@@ -136,11 +116,9 @@ class ServiceApp:
             self.profile_loaded = True
             origin = 0.0 if self.emulate else time.time()
             clock = ServiceClock.start(compression=self.compression, origin_s=origin)
-            source, connector = await self._wire(stack, clock, planner)
-            if self.wrap_connector is not None:
-                connector = self.wrap_connector(connector)
             telemetry = Telemetry(keep_decisions=s.service.keep_decisions)
             telemetry.advisory.set(1 if s.service.advisory else 0)
+            source, connector = await self._wire(stack, clock, planner, telemetry.registry)
             self.service = PlannerService(
                 settings=s,
                 planner=planner,
@@ -190,7 +168,7 @@ class ServiceApp:
         stop.set()
 
     async def _wire(
-        self, stack: AsyncExitStack, clock: ServiceClock, planner: Planner
+        self, stack: AsyncExitStack, clock: ServiceClock, planner: Planner, registry: Any
     ) -> tuple[MetricsSource, Connector]:
         s = self.settings
         source: MetricsSource
@@ -207,11 +185,14 @@ class ServiceApp:
                 build_graph, s, clock=clock, target=target, perf=planner.perf
             )
             await graph.sync()  # first report: the environment's components and replicas
-            connector = VirtualConnector(
+            raw: Connector = VirtualConnector(
                 channel,
                 not_coming_after_s=s.connector.virtual.not_coming_after_s,
                 clock=clock.now_s,
             )
+            if self.wrap_connector is not None:  # tests inject faults below the wrappers
+                raw = self.wrap_connector(raw)
+            connector = InstrumentedConnector(ReapplyingConnector(raw), registry=registry)
             if s.metrics.source == "emulated":
                 from planner.emulator.source import EmulatedSource
 
@@ -228,7 +209,9 @@ class ServiceApp:
                 raise ConfigError(
                     "metrics.source", "emulated", "prometheus unless the graph is emulated"
                 )
-            connector = _make_connector(s, clock)
+            from connectors.factory import make_connector
+
+            connector = make_connector(s, registry=registry, clock=clock.now_s)
         if s.metrics.source == "prometheus":
             from connectors.prometheus import PrometheusSource
 

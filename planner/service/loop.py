@@ -70,8 +70,7 @@ class PlannerService:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                last = exc
-                self.telemetry.connector_error(kind)
+                last = exc  # counted by kind in InstrumentedConnector's series
                 log.warning("connector %s failed (attempt %d): %s", kind, attempt + 1, exc)
                 if attempt + 1 < svc.connector_attempts:
                     await asyncio.sleep(svc.connector_backoff_s * 2**attempt)
@@ -93,7 +92,6 @@ class PlannerService:
             self.pending = None
             log.info("apply of %s deferred (%s): %s", decision_id, result.reason, result.message)
             return False
-        self.telemetry.connector_error(f"apply_{result.reason}")
         raise ConnectorError(f"apply of {decision_id} failed ({result.reason}): {result.message}")
 
     # -- one tick -----------------------------------------------------------------------

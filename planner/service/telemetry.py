@@ -1,7 +1,9 @@
 """The service's own Prometheus metrics (its own CollectorRegistry) and decision history.
 
 Names are fixed: deploy/ alerts and dashboards use them. Undefined observed values (an
-idle window's latency means, a missing window) are exported as NaN, never as 0.
+idle window's latency means, a missing window) are exported as NaN, never as 0. The
+connector's series (sla_planner_connector_*, sla_planner_leader) are registered in the
+same registry by connectors.instrumented.InstrumentedConnector.
 """
 
 from __future__ import annotations
@@ -65,20 +67,12 @@ class Telemetry:
         self.gpu_hours = Counter(
             f"{p}gpu_hours", "GPU-hours held by ready or starting workers", registry=r
         )
-        self.connector_errors = Counter(
-            f"{p}connector_errors", "Connector failures by kind", ["kind"], registry=r
-        )
-        self.leader = Gauge(f"{p}leader", "1 while this instance may write", registry=r)
         self.advisory = Gauge(f"{p}advisory", "1 when replicas are not written", registry=r)
-        self.leader.set(1)
         self.recent: deque[TickRecord] = deque(maxlen=keep_decisions)
         self.last_error: TickRecord | None = None
         self.tick_count = 0
         self.error_count = 0
         self._gpus_at: tuple[float, float] | None = None
-
-    def connector_error(self, kind: str) -> None:
-        self.connector_errors.labels(kind=kind).inc()
 
     def hold_gpus(self, *, now_s: float, gpus: float) -> None:
         """Integrate GPUs held since the last call (planner seconds) into GPU-hours."""

@@ -144,7 +144,8 @@ class MetricsSettings(_Section):
     bearer_token_file: Path | None = None
     ca_file: Path | None = None
     verify_tls: bool = True
-    #: seconds of history read at start-up to warm the forecaster (0 = none)
+    #: seconds of history read at start-up to warm the forecaster (0 = none; Prometheus
+    #: source without time compression only)
     warm_start_s: float = Field(0.0, ge=0)
 
     def name(self, key: str) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 from connectors.instrumented import InstrumentedConnector
 from connectors.protocols import Connector, MetricsSource
 from connectors.reconcile import ReapplyingConnector
-from planner.errors import ConfigError
+from planner.errors import ConfigError, PlannerError
 from planner.planner import Planner
 from planner.service.clock import ServiceClock
 from planner.service.http import ServiceHttp
@@ -60,6 +60,7 @@ class ServiceApp:
         self.emulator_port: int | None = None
         self.signalled = 0
         self.profile_loaded = False
+        self.warm_points = 0
 
     @property
     def compression(self) -> float:
@@ -139,6 +140,7 @@ class ServiceApp:
                 clock.wall_s(s.interval_s),
             )
             self.started.set()
+            await self._warm_start(source, planner)
             await self.service.probe()
             async with asyncio.TaskGroup() as tg:
                 if self.graph is not None:
@@ -153,6 +155,26 @@ class ServiceApp:
                 summary=summary,
                 signalled=self.signalled > 0,
             )
+
+    async def _warm_start(self, source: MetricsSource, planner: Planner) -> int:
+        """Feed the forecaster ``metrics.warm_start_s`` of history (one point per interval);
+        a failure is logged and the service starts cold. Returns the points fed."""
+        s = self.settings
+        if s.metrics.warm_start_s <= 0 or self.emulate or self.compression != 1.0:
+            return 0
+        end = time.time()
+        try:
+            points = await source.history(
+                start_s=end - s.metrics.warm_start_s, end_s=end, step_s=s.interval_s
+            )
+        except PlannerError as exc:
+            log.warning("warm start skipped: %s", exc)
+            return 0
+        for point in points:
+            planner.forecaster.observe(point)
+        log.info("warm start: %d points of history fed to the forecaster", len(points))
+        self.warm_points = len(points)
+        return len(points)
 
     async def _stop_when_done(self, stop: asyncio.Event) -> None:
         assert self.graph is not None

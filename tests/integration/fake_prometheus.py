@@ -25,6 +25,8 @@ class FakePrometheus:
     values: dict[str, float | None] = field(default_factory=dict)
     #: name -> [(timestamp_s, value)] for query_range
     ranges: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    #: name -> value at every step of any query_range (aligned to its start/step)
+    range_constant: dict[str, float] = field(default_factory=dict)
     mode: str = "ok"
     delay_s: float = 1.0
     queries: list[str] = field(default_factory=list)
@@ -50,6 +52,10 @@ class FakePrometheus:
         name = m.group(1) if m else ""
         if request.path.endswith("query_range"):
             points = [] if self.mode == "empty" else self.ranges.get(name, [])
+            if name in self.range_constant and self.mode != "empty":
+                start, end, step = (float(form[k]) for k in ("start", "end", "step"))
+                n = int((end - start) // step) + 1
+                points = [(start + i * step, self.range_constant[name]) for i in range(n)]
             result = [{"metric": {}, "values": [[t, str(v)] for t, v in points]}] if points else []
             return web.json_response(
                 {"status": "success", "data": {"resultType": "matrix", "result": result}}

@@ -159,3 +159,31 @@ async def test_advisory_publishes_but_never_writes(fake: FakePrometheus) -> None
     assert _sample(text, "sla_planner_advisory") == 1
     assert app.graph is not None
     assert app.graph.cluster.snapshot().desired[Component.PREFILL] == 1
+
+
+async def test_warm_start_feeds_history_to_the_forecaster(fake: FakePrometheus) -> None:
+    """metrics.warm_start_s reads query_range history before the first tick, so the
+    first forecast already reflects it; without a connector write (advisory) or graph."""
+    fake.range_constant = {"dynamo_frontend_requests_total": 300.0}
+    settings = fast_settings(
+        **{
+            "metrics.source": "prometheus",
+            "metrics.url": fake.url,
+            "metrics.warm_start_s": 120.0,
+            "service.time_compression": 1.0,
+            "service.advisory": True,
+            "connector.virtual.directory": "/nonexistent-warm-start-test",
+        }
+    )
+    app = ServiceApp(settings, emulate=False)
+    stop = asyncio.Event()
+    task = asyncio.create_task(app.run(stop, signals=False))
+    await app.started.wait()
+    await asyncio.sleep(0.3)
+    stop.set()
+    await task
+    assert app.warm_points == 5
+    assert any("[30000ms]" in q for q in fake.queries)
+    assert app.service is not None
+    first = app.service.planner.forecaster.forecast(horizon_s=30.0)
+    assert first.request_rate_rps.point == pytest.approx(10.0)  # 300 per 30 s step

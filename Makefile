@@ -16,9 +16,11 @@ $(STAMP): pyproject.toml
 	@bash scripts/ensure-prometheus.sh
 	@touch $(STAMP)
 
-# The main job on its embedded default: no cluster, no GPU.
+# The main job on its embedded default: no cluster, no GPU, no Prometheus. The service
+# plans an emulated prefill/decode graph replaying the bundled Azure conversation trace
+# (at 4x its rate) at 30x time compression (~2 min), then prints the summary.
 run: install
-	$(PY) -m planner plan --requests 5000 --interval-s 60 --isl 3000 --osl 150
+	$(PY) -m planner run --rate-scale 4
 
 # The test command (README, .ci/run). pytest exit 5 (nothing collected) is a failure here.
 test: install

@@ -86,6 +86,117 @@ class SlaPolicySettings(_Section):
     backlog_drain_s: float | None = Field(None, gt=0)
 
 
+#: metric names per preset: field -> metric (histograms without the _sum/_count suffix)
+METRIC_PRESETS: dict[str, dict[str, str]] = {
+    "dynamo": {
+        "ttft": "dynamo_frontend_time_to_first_token_seconds",
+        "itl": "dynamo_frontend_inter_token_latency_seconds",
+        "request_duration": "dynamo_frontend_request_duration_seconds",
+        "isl": "dynamo_frontend_input_sequence_tokens",
+        "osl": "dynamo_frontend_output_sequence_tokens",
+        "requests": "dynamo_frontend_requests_total",
+        "model_label": "model",
+        "namespace_label": "dynamo_namespace",
+    },
+    "vllm": {
+        "ttft": "vllm:time_to_first_token_seconds",
+        "itl": "vllm:time_per_output_token_seconds",
+        "request_duration": "vllm:e2e_request_latency_seconds",
+        "isl": "vllm:request_prompt_tokens",
+        "osl": "vllm:request_generation_tokens",
+        "requests": "vllm:request_success_total",
+        "model_label": "model_name",
+        "namespace_label": "",
+    },
+}
+
+
+class MetricsSettings(_Section):
+    """Where observations come from and which series they are built from.
+
+    ``source``: ``emulated`` reads the in-process emulated graph (the embedded default),
+    ``prometheus`` queries ``url``. Metric names default to the ``preset``; any name set
+    here overrides the preset's.
+    """
+
+    source: Literal["emulated", "prometheus"] = "emulated"
+    url: str = "http://127.0.0.1:9090"
+    preset: Literal["dynamo", "vllm"] = "dynamo"
+    ttft: str | None = None
+    itl: str | None = None
+    request_duration: str | None = None
+    isl: str | None = None
+    osl: str | None = None
+    requests: str | None = None
+    model_label: str | None = None
+    namespace_label: str | None = None
+    #: model name matched case-insensitively (None = all models)
+    model: str | None = None
+    #: Dynamo namespace matched exactly (None = all)
+    namespace: str | None = None
+    #: extra label matchers appended verbatim, e.g. 'job="frontend"'
+    extra_filters: str = ""
+    #: PromQL range window (s); None = the adjustment interval
+    window_s: float | None = Field(None, gt=0)
+    timeout_s: float = Field(5.0, gt=0)
+    retries: int = Field(2, ge=0, le=10)
+    backoff_s: float = Field(0.5, ge=0)
+    bearer_token_file: Path | None = None
+    ca_file: Path | None = None
+    verify_tls: bool = True
+    #: seconds of history read at start-up to warm the forecaster (0 = none; Prometheus
+    #: source without time compression only)
+    warm_start_s: float = Field(0.0, ge=0)
+
+    def name(self, key: str) -> str:
+        """The configured metric or label name for ``key`` (preset unless overridden)."""
+        value = getattr(self, key)
+        return str(value) if value is not None else METRIC_PRESETS[self.preset][key]
+
+
+class ServiceSettings(_Section):
+    """The long-running service (``sla-planner run``)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(9085, ge=0, le=65535)
+    #: compute and publish decisions without writing replicas
+    advisory: bool = False
+    #: decisions kept for /status
+    keep_decisions: int = Field(50, ge=1, le=10000)
+    #: most seconds (planner time) between ticks after repeated failures
+    max_backoff_s: float = Field(600.0, gt=0)
+    #: connector read/apply attempts per tick and the pause between them (wall s)
+    connector_attempts: int = Field(3, ge=1, le=10)
+    connector_backoff_s: float = Field(0.2, ge=0)
+    #: planner seconds per wall second (>1 replays time faster; 1 = real time)
+    time_compression: float = Field(1.0, gt=0, le=10000)
+    #: stop after this many ticks (None = run until signalled)
+    max_ticks: int | None = Field(None, ge=1)
+    #: log format of the one line per tick
+    log_format: Literal["kv", "json"] = "kv"
+
+
+class EmulatorSettings(_Section):
+    """The emulated prefill/decode graph (``sla-planner emulate`` and ``run``'s default)."""
+
+    #: request trace (Azure CSV or Mooncake JSONL); None = the bundled Azure conversation trace
+    trace: Path | None = None
+    #: multiply the trace's request rate (copies shifted in time, see RequestTrace.scaled)
+    rate_scale: float = Field(1.0, gt=0, le=1000)
+    #: replay only this many seconds of the trace (None = all of it)
+    duration_s: float | None = Field(None, gt=0)
+    #: worker start-up delay (trace seconds); None = the planner's ``startup_s``
+    startup_s: float | None = Field(None, ge=0)
+    #: replicas running when the emulation starts
+    initial_prefill: int = Field(1, ge=0)
+    initial_decode: int = Field(1, ge=0)
+    initial_agg: int = Field(1, ge=0)
+    #: address of the emulator's own /metrics (``sla-planner emulate``)
+    host: str = "127.0.0.1"
+    port: int = Field(9087, ge=0, le=65535)
+    seed: int = 0
+
+
 class VirtualConnectorSettings(_Section):
     """The local target protocol (docs/virtual-connector.md)."""
 
@@ -206,6 +317,9 @@ class PlannerSettings(BaseSettings):
     predictor: PredictorSettings = PredictorSettings()
     sla: SlaPolicySettings = SlaPolicySettings()
     connector: ConnectorSettings = ConnectorSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    service: ServiceSettings = ServiceSettings()
+    emulator: EmulatorSettings = EmulatorSettings()
 
     @model_validator(mode="after")
     def _minimums_fit_budget(self) -> PlannerSettings:

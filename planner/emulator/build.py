@@ -1,0 +1,66 @@
+"""Assemble an EmulatedGraph from settings: trace (bundled default), profile, cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from connectors.virtual.environment import VirtualTarget
+from planner.emulator.cluster import QueueCluster
+from planner.emulator.graph import EmulatedGraph
+from planner.perf_model import PerfModel
+from planner.profile import load_profile
+from planner.service.clock import ServiceClock
+from planner.settings import PlannerSettings
+from planner.trace import RequestTrace, read_request_trace
+from planner.types import Component
+
+#: the Azure LLM 2023 conversation trace, shipped with the package (see its SOURCE.md)
+BUNDLED_TRACE = (
+    Path(__file__).resolve().parent.parent / "data" / "traces" / "azure_llm_2023_conv.csv"
+)
+
+
+def load_emulator_trace(settings: PlannerSettings) -> RequestTrace:
+    e = settings.emulator
+    trace = read_request_trace(e.trace or BUNDLED_TRACE, rate_scale=e.rate_scale, seed=e.seed)
+    if e.duration_s is not None:
+        trace = trace.window(start_s=0.0, end_s=e.duration_s)
+    return trace
+
+
+def build_graph(
+    settings: PlannerSettings,
+    *,
+    clock: ServiceClock,
+    target: VirtualTarget,
+    perf: PerfModel | None = None,
+    trace: RequestTrace | None = None,
+) -> EmulatedGraph:
+    """The emulated graph for ``settings`` (mode, GPUs per worker, start-up, targets)."""
+    e = settings.emulator
+    perf = perf or PerfModel(load_profile(settings.profile))
+    if settings.mode == "agg":
+        initial = {Component.AGG: e.initial_agg}
+    else:
+        initial = {Component.PREFILL: e.initial_prefill, Component.DECODE: e.initial_decode}
+    gpus = {
+        Component.PREFILL: settings.prefill.gpus_per_worker,
+        Component.DECODE: settings.decode.gpus_per_worker,
+        Component.AGG: settings.agg.gpus_per_worker,
+    }
+    target.gpus_per_worker = {c: gpus[c] for c in initial}
+    cluster = QueueCluster(
+        perf,
+        initial=initial,
+        gpus_per_worker=gpus,
+        startup_s=settings.startup_s if e.startup_s is None else e.startup_s,
+    )
+    return EmulatedGraph(
+        trace=trace or load_emulator_trace(settings),
+        cluster=cluster,
+        clock=clock,
+        target=target,
+        ttft_ms=settings.ttft_ms,
+        itl_ms=settings.itl_ms,
+        keep_s=max(900.0, 3 * settings.interval_s),
+    )

@@ -1,0 +1,1 @@
+"""The long-running planner service: tick loop, its HTTP endpoint and telemetry."""

@@ -1,0 +1,198 @@
+"""The tick loop: observe -> forecast -> plan -> apply on drift-free absolute deadlines.
+
+A failed tick is logged, counted and throttled (the next tick moves to a later grid
+point, doubling up to ``service.max_backoff_s``); it never stops the loop. A decision
+that could not be applied is kept and re-applied first thing on the next tick, so the
+graph never sits on a half-written decision. Missing metrics are not a failure: the
+policy holds replicas (``held_no_data``) and the tick counts as missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from connectors.protocols import ApplyReason, ApplyResult, Connector, GraphState, MetricsSource
+from planner.errors import ConnectorError
+from planner.planner import Planner
+from planner.service.clock import ServiceClock
+from planner.service.telemetry import Telemetry
+from planner.service.tick import TickRecord, tick_dict, tick_line
+from planner.settings import PlannerSettings
+from planner.types import Decision
+
+log = logging.getLogger("sla_planner.tick")
+#: apply outcomes that are the connector declining on purpose, not failing
+_DEFERRALS = frozenset({ApplyReason.UNSETTLED, ApplyReason.NOT_LEADER})
+T = TypeVar("T")
+
+
+class PlannerService:
+    """Runs ticks; holds the one not-yet-applied decision, if any."""
+
+    def __init__(
+        self,
+        *,
+        settings: PlannerSettings,
+        planner: Planner,
+        source: MetricsSource,
+        connector: Connector,
+        telemetry: Telemetry,
+        clock: ServiceClock,
+        on_tick: Callable[[TickRecord], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.planner = planner
+        self.source = source
+        self.connector = connector
+        self.telemetry = telemetry
+        self.clock = clock
+        self.advisory = settings.service.advisory
+        self.on_tick = on_tick
+        self.pending: Decision | None = None
+        self.observed_once = False
+        self.consecutive_failures = 0
+        self._index = 0
+
+    # -- connector calls with retries ---------------------------------------------------
+
+    async def _retry(self, kind: str, call: Callable[[], Awaitable[T]]) -> T:
+        svc = self.settings.service
+        last: Exception | None = None
+        for attempt in range(svc.connector_attempts):
+            try:
+                return await call()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                last = exc  # counted by kind in InstrumentedConnector's series
+                log.warning("connector %s failed (attempt %d): %s", kind, attempt + 1, exc)
+                if attempt + 1 < svc.connector_attempts:
+                    await asyncio.sleep(svc.connector_backoff_s * 2**attempt)
+        raise ConnectorError(
+            f"{kind} failed after {svc.connector_attempts} attempts: {last}"
+        ) from last
+
+    async def _apply(self, decision: Decision, *, decision_id: str) -> bool:
+        targets = decision.targets
+        self.pending = decision
+        result: ApplyResult = await self._retry(
+            "apply", lambda: self.connector.apply(targets, decision_id=decision_id)
+        )
+        if result.applied:
+            self.pending = None
+            return True
+        if result.reason in _DEFERRALS:
+            # by design, not a fault: the next tick decides again from fresh state
+            self.pending = None
+            log.info("apply of %s deferred (%s): %s", decision_id, result.reason, result.message)
+            return False
+        raise ConnectorError(f"apply of {decision_id} failed ({result.reason}): {result.message}")
+
+    # -- one tick -----------------------------------------------------------------------
+
+    async def probe(self) -> None:
+        """One observation at start-up so /readyz can turn ready before the first tick."""
+        obs = await self.source.observe(window_s=self.settings.interval_s)
+        self.observed_once = self.observed_once or not obs.is_missing
+
+    async def tick(self) -> TickRecord:
+        """One observe -> forecast -> plan -> apply; never raises (except cancellation)."""
+        self._index += 1
+        now = self.clock.now_s()
+        started = time.perf_counter()
+        obs = None
+        decision = None
+        applied: bool | None = None
+        kind: str | None = None
+        detail = ""
+        try:
+            if self.pending is not None and not self.advisory:
+                await self._apply(self.pending, decision_id=f"tick-{self._index}-reapply")
+            graph: GraphState = await self._retry("read", self.connector.read)
+            self.telemetry.replicas(current=graph.desired, ready=graph.ready)
+            self.telemetry.hold_gpus(now_s=now, gpus=self._gpus(graph))
+            raw = await self.source.observe(window_s=self.settings.interval_s)
+            obs = dataclasses.replace(
+                raw, current_replicas=graph.desired, ready_replicas=graph.ready
+            )
+            self.observed_once = self.observed_once or not obs.is_missing
+            # off the loop: a forecaster may refit here and /metrics must stay responsive
+            decision = await asyncio.to_thread(self.planner.step, obs, now=now)
+            if not self.advisory and decision.targets != graph.desired:
+                applied = await self._apply(decision, decision_id=f"tick-{self._index}")
+        except asyncio.CancelledError:
+            raise
+        except ConnectorError as exc:
+            kind, detail = "connector", str(exc)
+            applied = False if self.pending is not None else None
+        except Exception as exc:
+            kind, detail = "internal", f"{type(exc).__name__}: {exc}"
+            log.exception("tick %d failed", self._index)
+        rec = TickRecord(
+            index=self._index,
+            time_s=now,
+            duration_s=time.perf_counter() - started,
+            observation=obs,
+            decision=decision,
+            applied=applied,
+            advisory=self.advisory,
+            error_kind=kind,
+            error=detail,
+        )
+        self.consecutive_failures = self.consecutive_failures + 1 if kind else 0
+        self.telemetry.record(rec)
+        if self.settings.service.log_format == "json":
+            log.info(json.dumps(tick_dict(rec)))
+        else:
+            log.info(tick_line(rec))
+        if self.on_tick is not None:
+            self.on_tick(rec)
+        return rec
+
+    def _gpus(self, graph: GraphState) -> float:
+        limits = {"prefill": self.settings.prefill, "decode": self.settings.decode}
+        limits["agg"] = self.settings.agg
+        total = 0.0
+        for c, st in graph.components.items():
+            per = st.gpus_per_worker or limits[c.value].gpus_per_worker
+            total += st.desired * per
+        return total
+
+    # -- the loop -----------------------------------------------------------------------
+
+    def next_deadline(self, *, first: float, now: float) -> float:
+        """The next grid point first + k x interval after ``now`` (loop seconds),
+        pushed back by the failure backoff: interval x (2^(failures-1) - 1), capped."""
+        period = self.clock.wall_s(self.settings.interval_s)
+        delay = 0.0
+        if self.consecutive_failures > 0:
+            backoff_s = self.settings.interval_s * (2 ** (self.consecutive_failures - 1) - 1)
+            delay = self.clock.wall_s(min(backoff_s, self.settings.service.max_backoff_s))
+        earliest = now + delay
+        k = max(1, int((earliest - first) // period) + 1)
+        return first + k * period
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Tick until ``stop`` is set (the current tick always finishes) or max_ticks."""
+        loop = asyncio.get_running_loop()
+        first = loop.time()
+        deadline = self.next_deadline(first=first, now=first)
+        max_ticks = self.settings.service.max_ticks
+        ticks = 0
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=max(0.0, deadline - loop.time()))
+                break
+            except TimeoutError:
+                pass
+            await self.tick()
+            ticks += 1
+            if max_ticks is not None and ticks >= max_ticks:
+                break
+            deadline = self.next_deadline(first=first, now=loop.time())

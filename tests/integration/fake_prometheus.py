@@ -1,0 +1,107 @@
+"""A small Prometheus HTTP API stand-in (aiohttp) whose answers and faults tests control."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+_METRIC = re.compile(r"increase\(([A-Za-z_:][A-Za-z0-9_:]*)\{")
+
+
+@dataclass
+class FakePrometheus:
+    """Answers ``sum(increase(name{...}[w]))`` from ``values[name]``.
+
+    A name absent from ``values`` (or mapped to None) has no series. ``mode`` injects a
+    fault for every query: ``"ok"``, ``"http500"``, ``"slow"`` (sleeps ``delay_s``),
+    ``"nan"`` (every value NaN), ``"empty"`` (no series at all), ``"bad_query"`` (HTTP 400
+    with a Prometheus error body).
+    """
+
+    values: dict[str, float | None] = field(default_factory=dict)
+    #: name -> [(timestamp_s, value)] for query_range
+    ranges: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    #: name -> value at every step of any query_range (aligned to its start/step)
+    range_constant: dict[str, float] = field(default_factory=dict)
+    mode: str = "ok"
+    delay_s: float = 1.0
+    queries: list[str] = field(default_factory=list)
+    auth_headers: list[str | None] = field(default_factory=list)
+    hits: int = 0
+    _runner: web.AppRunner | None = None
+    url: str = ""
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        self.hits += 1
+        form: Any = await request.post() if request.method == "POST" else request.query
+        query = str(form.get("query", ""))
+        self.queries.append(query)
+        self.auth_headers.append(request.headers.get("Authorization"))
+        if self.mode == "http500":
+            return web.Response(status=500, text="internal error")
+        if self.mode == "slow":
+            await asyncio.sleep(self.delay_s)
+        if self.mode == "bad_query":
+            body = {"status": "error", "errorType": "bad_data", "error": "parse error"}
+            return web.json_response(body, status=400)
+        m = _METRIC.search(query)
+        name = m.group(1) if m else ""
+        if request.path.endswith("query_range"):
+            points = [] if self.mode == "empty" else self.ranges.get(name, [])
+            if name in self.range_constant and self.mode != "empty":
+                start, end, step = (float(form[k]) for k in ("start", "end", "step"))
+                n = int((end - start) // step) + 1
+                points = [(start + i * step, self.range_constant[name]) for i in range(n)]
+            result = [{"metric": {}, "values": [[t, str(v)] for t, v in points]}] if points else []
+            return web.json_response(
+                {"status": "success", "data": {"resultType": "matrix", "result": result}}
+            )
+        value = None if self.mode == "empty" else self.values.get(name)
+        if value is not None and self.mode == "nan":
+            value = float("nan")
+        result = [] if value is None else [{"metric": {}, "value": [1.0, str(value)]}]
+        return web.json_response(
+            {"status": "success", "data": {"resultType": "vector", "result": result}}
+        )
+
+    async def start(self) -> str:
+        app = web.Application()
+        for path in ("/api/v1/query", "/api/v1/query_range"):
+            app.router.add_route("*", path, self._handle)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+
+def dynamo_values(
+    *, requests: float, isl: float = 1000.0, osl: float = 100.0, ttft_s: float = 0.2
+) -> dict[str, float | None]:
+    """Consistent Dynamo frontend increases for ``requests`` requests."""
+    n = requests
+    p = "dynamo_frontend_"
+    return {
+        f"{p}requests_total": n,
+        f"{p}time_to_first_token_seconds_sum": ttft_s * n,
+        f"{p}time_to_first_token_seconds_count": n,
+        f"{p}inter_token_latency_seconds_sum": 0.02 * n,
+        f"{p}inter_token_latency_seconds_count": n,
+        f"{p}request_duration_seconds_sum": 2.0 * n,
+        f"{p}request_duration_seconds_count": n,
+        f"{p}input_sequence_tokens_sum": isl * n,
+        f"{p}input_sequence_tokens_count": n,
+        f"{p}output_sequence_tokens_sum": osl * n,
+        f"{p}output_sequence_tokens_count": n,
+    }

@@ -1,0 +1,104 @@
+"""End to end with the real Prometheus: it scrapes the emulated graph, the planner
+queries it, scales up through the virtual connector when load rises, holds while
+Prometheus is down, recovers when it is back, and scales down to the minimum when the
+load stops (the idle case: zero requests is not missing data)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from planner.service.app import ServiceApp
+from planner.types import Component, Reason
+from tests.integration.prometheus_server import PrometheusProcess, free_port
+from tests.integration.service_helpers import fast_settings, until
+
+pytestmark = [pytest.mark.prometheus, pytest.mark.slow, pytest.mark.timeout(180)]
+
+COMPRESSION = 40.0  # 30 s interval = 0.75 s wall; 60 s query window = 1.5 s wall
+# Prometheus applies new scrape targets up to ~5 s (wall) after it starts, so each
+# (re)start is followed by a few "no series" ticks; the phases leave room for that.
+LOAD_START_S, LOAD_END_S, LAST_S = 60.0, 900.0, 1500.0
+
+
+def _write_trace(path: Path) -> None:
+    """Azure-format CSV: 3 req/s, then 60 req/s of 3000-token prompts, then nothing
+    until one last request (which keeps the trace, and so the run, going)."""
+    rng = np.random.default_rng(0)
+    times = list(np.arange(0.0, LOAD_START_S, 1 / 3))
+    n_load = int(60 * (LOAD_END_S - LOAD_START_S))
+    times += list(np.sort(rng.uniform(LOAD_START_S, LOAD_END_S, n_load)))
+    times.append(LAST_S)
+    t0 = np.datetime64("2023-11-16T18:00:00.000000")
+    lines = ["TIMESTAMP,ContextTokens,GeneratedTokens"]
+    for t in times:
+        stamp = str(t0 + np.timedelta64(int(t * 1e6), "us")).replace("T", " ")
+        lines.append(f"{stamp},3000,150")
+    path.write_text("\n".join(lines) + "\n")
+
+
+async def test_scale_up_outage_recovery_and_scale_down_to_minimum(tmp_path: Path) -> None:
+    """Scale-up happens through the virtual connector; a Prometheus outage holds
+    replicas; after it, data flows again; idle ends at min replicas (reason idle)."""
+    trace = tmp_path / "trace.csv"
+    _write_trace(trace)
+    emulator_port = free_port()
+    prom = PrometheusProcess(
+        workdir=tmp_path, targets=[f"127.0.0.1:{emulator_port}"], scrape_s=0.25
+    )
+    settings = fast_settings(
+        **{
+            "metrics.source": "prometheus",
+            "metrics.url": prom.url,
+            "metrics.window_s": 60.0,
+            "metrics.timeout_s": 0.5,
+            "service.time_compression": COMPRESSION,
+            "emulator.port": emulator_port,
+            "emulator.trace": str(trace),
+            "stabilization.scale_down_window_s": 60.0,
+        }
+    )
+    app = ServiceApp(settings, emulate=True)
+    stop = asyncio.Event()
+    await asyncio.to_thread(prom.start)
+    try:
+        task = asyncio.create_task(app.run(stop, signals=False))
+        await app.started.wait()
+        assert app.service is not None and app.graph is not None
+        # load phase: wait until the graph was scaled up through the virtual connector
+        graph = app.graph
+        await until(
+            lambda: graph.cluster.snapshot().desired.get(Component.PREFILL, 1) >= 3, timeout_s=60
+        )
+        # outage: stop Prometheus for about four intervals
+        await asyncio.to_thread(prom.stop)
+        before = app.service.telemetry.tick_count
+        await asyncio.sleep(4 * 0.75)
+        outage = [r for r in app.service.telemetry.recent if r.index > before]
+        await asyncio.to_thread(prom.start)
+        # idle phase, then the end of the trace stops the run
+        await asyncio.wait_for(task, timeout=90)
+    finally:
+        stop.set()
+        await asyncio.to_thread(prom.stop)
+    recs = list(app.service.telemetry.recent)
+    assert app.graph.summary().max_replicas["prefill"] >= 3
+    missing = [r for r in outage if r.observation is not None and r.observation.is_missing]
+    assert len(missing) >= 2, [r.observation for r in outage]
+    for r in missing:
+        assert r.decision is not None
+        assert all(cd.target == cd.current for cd in r.decision.components.values())
+        assert r.decision.components[Component.PREFILL].reasons[0] == Reason.HELD_NO_DATA
+    after = [r for r in recs if r.index > max(m.index for m in missing) + 2]
+    assert any(r.observation is not None and r.observation.requests > 0 for r in after)
+    idle = [r for r in recs if r.observation is not None and r.observation.is_idle]
+    assert len(idle) >= 5, "the idle phase must be seen as idle, not missing"
+    final = recs[-1]
+    assert final.decision is not None
+    assert final.decision.targets == {Component.PREFILL: 1, Component.DECODE: 1}
+    snap = app.graph.cluster.snapshot()
+    assert snap.desired == {Component.PREFILL: 1, Component.DECODE: 1}
+    assert app.service.telemetry.missing._value.get() >= len(missing)

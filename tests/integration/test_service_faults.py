@@ -1,0 +1,189 @@
+"""The service against a fake Prometheus (500s, slowness, NaN, no series) and a flaky
+connector: it keeps ticking, holds replicas, reports the fault, and recovers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from planner.service.app import ServiceApp
+from planner.types import Component, Reason
+from tests.integration.fake_prometheus import FakePrometheus, dynamo_values
+from tests.integration.service_helpers import FlakyConnector, fast_settings, wait_ticks
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakePrometheus]:
+    server = FakePrometheus(values=dynamo_values(requests=1500, isl=3000, osl=150))
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def _metrics(app: ServiceApp) -> str:
+    assert app.http is not None
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(f"http://127.0.0.1:{app.http.port}/metrics") as r,
+    ):
+        return await r.text()
+
+
+def _sample(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+@pytest.mark.parametrize("mode", ["http500", "slow", "nan", "empty"])
+async def test_prometheus_fault_holds_replicas_and_recovers(
+    fake: FakePrometheus, mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """During the fault every tick holds (held_no_data), is counted missing in /metrics,
+    and is logged; once Prometheus answers again the planner scales from the data."""
+    caplog.set_level(logging.INFO, logger="sla_planner.tick")
+    settings = fast_settings(**{"metrics.source": "prometheus", "metrics.url": fake.url})
+    app = ServiceApp(settings, emulate=True)
+    stop = asyncio.Event()
+    fake.mode = mode
+    fake.delay_s = 1.0
+    task = asyncio.create_task(app.run(stop, signals=False))
+    await wait_ticks(app, 3)
+    assert app.service is not None
+    held = [r for r in app.service.telemetry.recent if r.decision is not None]
+    assert held and all(r.observation is not None and r.observation.is_missing for r in held)
+    for rec in held:
+        assert rec.decision is not None
+        for cd in rec.decision.components.values():
+            assert cd.primary_reason == Reason.HELD_NO_DATA and cd.target == cd.current == 1
+    text = await _metrics(app)
+    assert _sample(text, "sla_planner_metrics_missing_total") >= 3
+    assert math.isnan(_sample(text, "sla_planner_observed_requests_per_second"))
+    assert "observed=missing" in caplog.text
+    # recovery: 50 req/s of 3000 tokens (150k tok/s) needs several prefill workers
+    fake.mode = "ok"
+    n = app.service.telemetry.tick_count
+    await wait_ticks(app, n + 2)
+    stop.set()
+    await task
+    last = app.service.telemetry.recent[-1]
+    assert last.observation is not None and not last.observation.is_missing
+    assert last.decision is not None and last.decision.targets[Component.PREFILL] > 1
+
+
+async def test_apply_failure_is_retried_and_the_decision_reapplied(fake: FakePrometheus) -> None:
+    """An apply that fails through all attempts fails the tick (counted as a connector
+    error) and leaves the graph untouched; the next tick re-applies it whole."""
+    settings = fast_settings(
+        **{
+            "metrics.source": "prometheus",
+            "metrics.url": fake.url,
+            "service.connector_attempts": 2,
+        }
+    )
+    flaky: list[FlakyConnector] = []
+
+    def wrap(inner):  # type: ignore[no-untyped-def]
+        f = FlakyConnector(inner)
+        f.fail_apply = 2  # both attempts of the first apply fail
+        flaky.append(f)
+        return f
+
+    app = ServiceApp(settings, emulate=True, wrap_connector=wrap)
+    stop = asyncio.Event()
+    task = asyncio.create_task(app.run(stop, signals=False))
+    await wait_ticks(app, 1)
+    assert app.service is not None and app.graph is not None
+    first = app.service.telemetry.recent[0]
+    assert first.error_kind == "connector" and first.applied is False
+    assert app.service.pending is not None
+    wanted = app.service.pending.targets
+    # nothing half-written: the graph still has its initial replicas on every component
+    assert app.graph.cluster.snapshot().desired == {Component.PREFILL: 1, Component.DECODE: 1}
+    await wait_ticks(app, 2)
+    text = await _metrics(app)
+    stop.set()
+    await task
+    assert app.service.pending is None
+    assert flaky[0].apply_calls[2] == wanted  # the re-apply is the same whole decision
+    await app.graph.sync()
+    assert app.graph.cluster.snapshot().desired[Component.PREFILL] == wanted[Component.PREFILL]
+    assert _sample(text, 'sla_planner_connector_errors_total{kind="error"}') == 2
+
+
+async def test_read_failure_is_a_counted_tick_error_and_not_fatal(fake: FakePrometheus) -> None:
+    """A connector read failing every attempt fails that tick only; ticking goes on."""
+    settings = fast_settings(**{"metrics.source": "prometheus", "metrics.url": fake.url})
+    holder: list[FlakyConnector] = []
+
+    def wrap(inner):  # type: ignore[no-untyped-def]
+        f = FlakyConnector(inner)
+        f.fail_read = 3  # all attempts of the first tick
+        holder.append(f)
+        return f
+
+    app = ServiceApp(settings, emulate=True, wrap_connector=wrap)
+    stop = asyncio.Event()
+    task = asyncio.create_task(app.run(stop, signals=False))
+    # the failed first tick pushes the second one interval later (backoff), so 3 ticks
+    await wait_ticks(app, 2, timeout_s=30)
+    stop.set()
+    await task
+    assert app.service is not None
+    recs = list(app.service.telemetry.recent)
+    assert recs[0].error_kind == "connector" and recs[0].decision is None
+    assert recs[1].ok and recs[1].decision is not None
+    assert app.service.telemetry.tick_errors.labels(kind="connector")._value.get() == 1
+
+
+async def test_advisory_publishes_but_never_writes(fake: FakePrometheus) -> None:
+    """--advisory: desired replicas go to /metrics; the graph keeps its replicas."""
+    settings = fast_settings(
+        **{"metrics.source": "prometheus", "metrics.url": fake.url, "service.advisory": True}
+    )
+    app = ServiceApp(settings, emulate=True)
+    stop = asyncio.Event()
+    task = asyncio.create_task(app.run(stop, signals=False))
+    await wait_ticks(app, 2)
+    text = await _metrics(app)
+    stop.set()
+    await task
+    assert _sample(text, 'sla_planner_desired_replicas{component="prefill"}') > 1
+    assert _sample(text, 'sla_planner_current_replicas{component="prefill"}') == 1
+    assert _sample(text, "sla_planner_advisory") == 1
+    assert app.graph is not None
+    assert app.graph.cluster.snapshot().desired[Component.PREFILL] == 1
+
+
+async def test_warm_start_feeds_history_to_the_forecaster(fake: FakePrometheus) -> None:
+    """metrics.warm_start_s reads query_range history before the first tick, so the
+    first forecast already reflects it; without a connector write (advisory) or graph."""
+    fake.range_constant = {"dynamo_frontend_requests_total": 300.0}
+    settings = fast_settings(
+        **{
+            "metrics.source": "prometheus",
+            "metrics.url": fake.url,
+            "metrics.warm_start_s": 120.0,
+            "service.time_compression": 1.0,
+            "service.advisory": True,
+            "connector.virtual.directory": "/nonexistent-warm-start-test",
+        }
+    )
+    app = ServiceApp(settings, emulate=False)
+    stop = asyncio.Event()
+    task = asyncio.create_task(app.run(stop, signals=False))
+    await app.started.wait()
+    await asyncio.sleep(0.3)
+    stop.set()
+    await task
+    assert app.warm_points == 5
+    assert any("[30000ms]" in q for q in fake.queries)
+    assert app.service is not None
+    first = app.service.planner.forecaster.forecast(horizon_s=30.0)
+    assert first.request_rate_rps.point == pytest.approx(10.0)  # 300 per 30 s step

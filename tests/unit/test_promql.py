@@ -1,0 +1,92 @@
+"""PromQL text built from settings, and strict parsing of Prometheus answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from connectors.promql import (
+    interval_queries,
+    label_filters,
+    parse_matrix,
+    parse_scalar_vector,
+    promql_duration,
+)
+from planner.errors import MetricsError
+from planner.settings import MetricsSettings
+
+
+def _vector(*values: str) -> dict[str, object]:
+    result = [{"metric": {}, "value": [1.0, v]} for v in values]
+    return {"status": "success", "data": {"resultType": "vector", "result": result}}
+
+
+def test_dynamo_default_queries_are_sum_of_increase_over_the_window() -> None:
+    """Defaults follow DESIGN.md: Dynamo frontend names, sum(increase(X{f}[W]))."""
+    q = interval_queries(MetricsSettings(), window_s=60)
+    assert q.requests == "sum(increase(dynamo_frontend_requests_total{}[60000ms]))"
+    assert q.sums["ttft_s"] == (
+        "sum(increase(dynamo_frontend_time_to_first_token_seconds_sum{}[60000ms]))"
+    )
+    assert q.counts["isl_tokens"] == (
+        "sum(increase(dynamo_frontend_input_sequence_tokens_count{}[60000ms]))"
+    )
+    assert len(q.all()) == 11
+
+
+def test_model_filter_is_case_insensitive_and_escaped() -> None:
+    """The model matcher is a (?i) regex with regex and PromQL metacharacters escaped."""
+    s = MetricsSettings(model='meta/Llama-3.1"x', namespace="ns1")
+    f = label_filters(s)
+    assert f.startswith('model=~"(?i)meta/Llama\\\\-3\\\\.1\\"x"')
+    assert f.endswith(',dynamo_namespace="ns1"')
+
+
+def test_vllm_preset_and_overrides() -> None:
+    """The vLLM preset renames metrics and the model label; a set name overrides it."""
+    s = MetricsSettings(preset="vllm", model="m", requests="my_requests_total")
+    q = interval_queries(s, window_s=3)
+    assert q.requests == 'sum(increase(my_requests_total{model_name=~"(?i)m"}[3000ms]))'
+    assert "vllm:time_per_output_token_seconds_sum" in q.sums["itl_s"]
+    assert "vllm:request_prompt_tokens_count" in q.counts["isl_tokens"]
+
+
+def test_namespace_without_label_is_a_clear_error() -> None:
+    """vLLM has no namespace label: asking to filter on one names the fix."""
+    with pytest.raises(MetricsError, match="namespace_label"):
+        label_filters(MetricsSettings(preset="vllm", namespace="x"))
+
+
+def test_duration_is_whole_milliseconds() -> None:
+    """Compressed windows (e.g. 60 s / 20) become exact millisecond durations."""
+    assert promql_duration(3.0) == "3000ms"
+    assert promql_duration(60 / 7) == "8571ms"
+    assert promql_duration(0.0001) == "1ms"
+
+
+def test_scalar_parse_separates_empty_zero_and_nan() -> None:
+    """No series -> None; zero -> 0.0; NaN/Inf/negative/error -> MetricsError."""
+    assert parse_scalar_vector(_vector(), query="q") is None
+    assert parse_scalar_vector(_vector("0"), query="q") == 0.0
+    assert parse_scalar_vector(_vector("12.5"), query="q") == 12.5
+    for bad in ("NaN", "+Inf", "-3"):
+        with pytest.raises(MetricsError):
+            parse_scalar_vector(_vector(bad), query="q")
+    with pytest.raises(MetricsError, match="series"):
+        parse_scalar_vector(_vector("1", "2"), query="q")
+    with pytest.raises(MetricsError, match="boom"):
+        parse_scalar_vector({"status": "error", "error": "boom"}, query="q")
+    matrix = {"status": "success", "data": {"resultType": "matrix", "result": []}}
+    with pytest.raises(MetricsError, match="vector"):
+        parse_scalar_vector(matrix, query="q")
+
+
+def test_matrix_parse_drops_nan_points_as_gaps() -> None:
+    """A NaN step in a range result is absent (a gap), never a zero."""
+    payload = {
+        "status": "success",
+        "data": {
+            "resultType": "matrix",
+            "result": [{"metric": {}, "values": [[10, "1"], [20, "NaN"], [30, "0"]]}],
+        },
+    }
+    assert parse_matrix(payload, query="q") == {10.0: 1.0, 30.0: 0.0}

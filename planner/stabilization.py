@@ -2,7 +2,8 @@
 
 Within a window the target is the most conservative recommendation seen: scaling down
 goes only to the highest recommendation of the last ``scale_down_window_s``; scaling
-up only to the lowest recommendation of the last ``scale_up_window_s``.
+up only to the lowest recommendation of the last ``scale_up_window_s``. With no history
+(first tick, restart) the running replica count counts as a recommendation made now.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ def stabilize(
     settings: StabilizationSettings,
 ) -> Stabilized:
     horizon = max(settings.scale_down_window_s, settings.scale_up_window_s)
+    if not history:
+        # no memory (first tick, or a restarted planner): count the running replicas as
+        # a recommendation made now, so a restart never scales down at once
+        history = ((now, current),)
     kept = (*((t, r) for t, r in history if now - t < horizon), (now, desired))
     reasons: list[Reason] = []
     target = desired

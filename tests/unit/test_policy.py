@@ -1,0 +1,217 @@
+"""The pure decision core: test vector, holds, idle, stabilisation, limits, agg, budget."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from planner.config import PolicyConfig
+from planner.perf_model import PerfModel
+from planner.planner import Planner
+from planner.policy import PlannerState, plan
+from planner.profile import DEFAULT_PROFILE_DIR, load_profile
+from planner.settings import load_settings
+from planner.types import Component, Forecast, Observation, Quantity, Reason
+
+P, D, A = Component.PREFILL, Component.DECODE, Component.AGG
+PERF = PerfModel(load_profile(DEFAULT_PROFILE_DIR))
+
+
+def make(**overrides: Any) -> PolicyConfig:
+    return PolicyConfig(settings=load_settings(overrides=overrides), perf=PERF)
+
+
+def fc(rate: float, isl: float = 3000, osl: float = 150, upper: float | None = None) -> Forecast:
+    return Forecast(
+        horizon_s=60,
+        request_rate_rps=Quantity(rate, upper if upper is not None else rate),
+        isl_tokens=Quantity.exact(isl),
+        osl_tokens=Quantity.exact(osl),
+    )
+
+
+def obs(requests: float = 600, **kw: Any) -> Observation:
+    base: dict[str, Any] = {"window_s": 60, "requests": requests}
+    if requests > 0:
+        base.update(isl_tokens=3000, osl_tokens=150)
+    base.update(kw)
+    return Observation(**base)
+
+
+def test_dynamo_policy_reproduces_dynamos_test_vector() -> None:
+    """5000 req/60 s, ISL 3000, OSL 150, TTFT 500, ITL 50, 1 GPU/worker: 6P + 2D."""
+    planner = Planner(load_settings(overrides={"policy": "dynamo"}), perf=PERF)
+    d = planner.decide(obs(5000), fc(5000 / 60), now=0)
+    assert d.targets == {P: 6, D: 2}
+    assert d.components[P].primary_reason is Reason.SCALE_UP
+
+
+def test_sla_policy_sizes_at_least_what_throughput_alone_needs() -> None:
+    """The sla policy never plans below the raw throughput need of either phase."""
+    d, _ = plan(obs(5000), fc(5000 / 60), PlannerState(), make(), now=0)
+    assert d.targets[P] >= 6 and d.targets[D] >= 2
+
+
+def test_missing_data_holds_current_replicas_and_says_why() -> None:
+    """A failed query keeps the current targets with reason held_no_data."""
+    o = Observation.missing(window_s=60, reason="prometheus timeout", current_replicas={P: 4, D: 3})
+    d, state = plan(o, fc(0), PlannerState(), make(), now=0)
+    assert d.targets == {P: 4, D: 3}
+    for c in (P, D):
+        assert d.components[c].primary_reason is Reason.HELD_NO_DATA
+        assert "prometheus timeout" in d.components[c].message
+    assert state.correction == PlannerState().correction
+
+
+def test_idle_scales_down_to_minimum_after_the_window() -> None:
+    """Zero traffic is idle, not missing: after the stabilisation window, go to min."""
+    cfg = make(**{"stabilization.scale_down_window_s": 120, "prefill.min_replicas": 1})
+    state = PlannerState()
+    current = {P: 5, D: 4}
+    reasons = []
+    for t in range(0, 240, 60):
+        d, state = plan(obs(0, current_replicas=current), fc(0), state, cfg, now=t)
+        current = d.targets
+        reasons.append(d.components[P].reasons)
+    assert current == {P: 1, D: 1}
+    assert Reason.SCALE_DOWN_STABILIZED in reasons[0]
+    assert any(r[0] is Reason.SCALE_DOWN for r in reasons)
+    # at the minimum with no traffic the primary reason says why: idle
+    assert reasons[-1][0] is Reason.IDLE
+
+
+def test_dynamo_policy_cannot_scale_down_when_idle() -> None:
+    """Compatibility: like Dynamo, an idle window (NaN means) changes nothing."""
+    d, _ = plan(
+        obs(0, current_replicas={P: 5, D: 4}), fc(0), PlannerState(), make(policy="dynamo"), now=0
+    )
+    assert d.targets == {P: 5, D: 4}
+    assert d.components[P].primary_reason is Reason.HELD_NO_DATA
+
+
+def test_scale_down_is_stabilised_over_the_window() -> None:
+    """After a peak, the target stays at the highest recommendation within 300 s."""
+    cfg = make()
+    state = PlannerState()
+    d, state = plan(obs(current_replicas={P: 1, D: 1}), fc(5000 / 60), state, cfg, now=0)
+    peak = d.targets
+    d, state = plan(obs(current_replicas=peak), fc(100 / 60), state, cfg, now=60)
+    assert d.targets == peak
+    assert d.components[P].primary_reason is Reason.SCALE_DOWN_STABILIZED
+    for t in (120, 180, 240, 300):
+        d, state = plan(obs(current_replicas=d.targets), fc(100 / 60), state, cfg, now=t)
+    assert d.targets[P] < peak[P]
+    assert d.components[P].primary_reason is Reason.SCALE_DOWN
+
+
+def test_step_limit_caps_change_per_tick() -> None:
+    """max_scale_up_step=2 moves 1 -> 3, not straight to the desired count."""
+    cfg = make(**{"stabilization.max_scale_up_step": 2})
+    d, _ = plan(obs(current_replicas={P: 1, D: 1}), fc(5000 / 60), PlannerState(), cfg, now=0)
+    assert d.targets[P] == 3
+    assert Reason.STEP_LIMITED in d.components[P].reasons
+    assert d.components[P].desired >= 6
+
+
+def test_max_replicas_clamps_and_is_reported() -> None:
+    """A component capped by max_replicas carries the max_replicas reason."""
+    cfg = make(**{"prefill.max_replicas": 4})
+    d, _ = plan(obs(), fc(5000 / 60), PlannerState(), cfg, now=0)
+    assert d.targets[P] == 4
+    assert Reason.MAX_REPLICAS in d.components[P].reasons
+
+
+def test_infeasible_itl_target_holds_decode_and_flags_it() -> None:
+    """ITL 1 ms is below the profile's minimum: decode holds, prefill still scales."""
+    cfg = make(itl_ms=1.0)
+    d, _ = plan(obs(current_replicas={P: 1, D: 3}), fc(5000 / 60), PlannerState(), cfg, now=0)
+    assert d.targets[D] == 3
+    assert Reason.TARGET_INFEASIBLE in d.components[D].reasons
+    assert "below the profile's minimum" in d.components[D].message
+    assert d.targets[P] >= 6
+
+
+def test_aggregated_mode_plans_one_component_for_both_phases() -> None:
+    """agg mode yields only the agg component, at least the larger phase's need."""
+    d, _ = plan(obs(), fc(5000 / 60), PlannerState(), make(mode="agg"), now=0)
+    assert set(d.targets) == {A}
+    assert d.targets[A] >= 7  # ~5.4 prefill-worker loads + ~1.8 decode-worker loads
+
+
+def test_correction_factor_learns_a_slower_prefill_and_ignores_cold_start() -> None:
+    """TTFT observed 2x the model raises the prefill factor; mid-change windows don't."""
+    cfg = make()
+    settled = {P: 2, D: 2}
+    state = PlannerState()
+    for t in range(5):
+        o = obs(600, ttft_s=0.2, current_replicas=settled, ready_replicas=settled)
+        _, state = plan(o, fc(10), state, cfg, now=60 * t)
+    assert state.correction.prefill > 1.5
+    before = state.correction
+    cold = obs(600, ttft_s=5.0, current_replicas={P: 4, D: 2}, ready_replicas={P: 2, D: 2})
+    _, state = plan(cold, fc(10), state, cfg, now=400)
+    assert state.correction.prefill == before.prefill
+
+
+@st.composite
+def scenarios(draw):  # type: ignore[no-untyped-def]
+    gp, gd = draw(st.integers(1, 8)), draw(st.integers(1, 8))
+    mins = draw(st.integers(0, 3))
+    floor = mins * (gp + gd)
+    budget = draw(st.one_of(st.none(), st.integers(max(floor, 1), 120)))
+    overrides = {
+        "prefill.gpus_per_worker": gp,
+        "decode.gpus_per_worker": gd,
+        "prefill.min_replicas": mins,
+        "decode.min_replicas": mins,
+        "budget.max_gpus": budget,
+        "policy": draw(st.sampled_from(["sla", "dynamo"])),
+    }
+    rate = draw(st.floats(0, 400))
+    isl = draw(st.floats(50, 16000))
+    osl = draw(st.floats(1, 2000))
+    current = {P: draw(st.integers(0, 20)), D: draw(st.integers(0, 20))}
+    return overrides, fc(rate, isl, osl, upper=rate * draw(st.floats(1, 2))), current
+
+
+@settings(max_examples=150, deadline=None)
+@given(scenarios())
+def test_plan_properties(case) -> None:  # type: ignore[no-untyped-def]
+    """Over random loads, budgets and GPU sizes: budget never exceeded, no component
+    raised by the budget, minimums hold when they fit, same inputs -> same decision."""
+    overrides, forecast, current = case
+    cfg = make(**overrides)
+    o = Observation(
+        window_s=60,
+        requests=forecast.request_rate_rps.point * 60,
+        isl_tokens=forecast.isl_tokens.point,
+        osl_tokens=forecast.osl_tokens.point,
+        current_replicas=current,
+    )
+    d1, s1 = plan(o, forecast, PlannerState(), cfg, now=0)
+    d2, s2 = plan(o, forecast, PlannerState(), cfg, now=0)
+    assert d1 == d2 and s1 == s2
+    budget = overrides["budget.max_gpus"]
+    unlimited, _ = plan(
+        o, forecast, PlannerState(), make(**{**overrides, "budget.max_gpus": None}), now=0
+    )
+    if budget is not None:
+        assert d1.total_gpus <= budget
+    for c in (P, D):
+        assert d1.targets[c] <= unlimited.targets[c]
+        assert d1.targets[c] >= overrides["prefill.min_replicas"]
+        assert all(isinstance(r, Reason) for r in d1.components[c].reasons)
+        assert d1.components[c].message
+
+
+def test_invalid_budget_against_minimums_is_a_config_error() -> None:
+    """Minimums that cannot fit the budget are rejected at start-up with numbers."""
+    from planner.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"need 4 GPUs but budget\.max_gpus=3"):
+        load_settings(
+            overrides={"budget.max_gpus": 3, "prefill.min_replicas": 2, "decode.min_replicas": 2}
+        )

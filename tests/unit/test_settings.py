@@ -1,0 +1,58 @@
+"""Settings: YAML < PLANNER_ env < CLI flags, and errors that name field/value/expected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from planner.errors import ConfigError
+from planner.settings import load_settings
+
+
+def test_precedence_yaml_then_env_then_flags(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flag beats an env var, which beats the YAML file, which beats the default."""
+    cfg = tmp_path / "planner.yaml"
+    cfg.write_text("ttft_ms: 300\nitl_ms: 20\ninterval_s: 30\ndecode:\n  max_replicas: 9\n")
+    monkeypatch.setenv("PLANNER_ITL_MS", "25")
+    monkeypatch.setenv("PLANNER_DECODE__GPUS_PER_WORKER", "2")
+    s = load_settings(config_file=cfg, overrides={"interval_s": 15.0})
+    assert s.ttft_ms == 300  # yaml
+    assert s.itl_ms == 25  # env beats yaml
+    assert s.interval_s == 15  # flag beats yaml
+    assert s.decode.max_replicas == 9 and s.decode.gpus_per_worker == 2  # nested
+
+
+def test_unknown_key_in_yaml_is_named(tmp_path: Path) -> None:
+    """A typo in the YAML file stops start-up and names the key."""
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text("prefill:\n  min_replica: 2\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(config_file=cfg)
+    assert info.value.field == "prefill.min_replica"
+    assert info.value.exit_code == 2
+
+
+def test_bad_values_name_field_value_and_expectation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each invalid value gives its dotted field, the value and the expected range."""
+    with pytest.raises(
+        ConfigError, match=r"invalid setting interval_s=0: expected .*greater than 0"
+    ):
+        load_settings(overrides={"interval_s": 0})
+    with pytest.raises(ConfigError, match=r"mode='mixed'.*'disagg' or 'agg'"):
+        load_settings(overrides={"mode": "mixed"})
+    monkeypatch.setenv("PLANNER_BUDGET__MAX_GPUS", "-4")
+    with pytest.raises(ConfigError, match=r"budget.max_gpus='-4'"):
+        load_settings()
+
+
+def test_missing_or_malformed_config_file_is_a_config_error(tmp_path: Path) -> None:
+    """A config path that does not exist, or that is not a mapping, is rejected."""
+    with pytest.raises(ConfigError, match="an existing YAML file"):
+        load_settings(config_file=tmp_path / "absent.yaml")
+    bad = tmp_path / "list.yaml"
+    bad.write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="YAML mapping"):
+        load_settings(config_file=bad)

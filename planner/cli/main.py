@@ -17,6 +17,7 @@ from planner.errors import PlannerError
 COMMAND_MODULES = (
     "planner.cli.plan",
     "planner.cli.profile",
+    "planner.cli.simulate",
 )
 
 

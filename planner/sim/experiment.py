@@ -2,8 +2,9 @@
 threshold and oracle, from the same initial fleet, on the same simulated hardware.
 
 Initial fleet: every adaptive policy starts warm with the replicas the sla sizing model
-(planner's profile) gives for the first interval's true mean load, so no policy is
-judged on a cold start that no policy could avoid with a 180 s start-up. ``static``
+(planner's profile) gives for the busiest interval's true mean load among those before
+the first decision's capacity can be ready (the first interval + start-up), so no
+policy is judged on a cold start that no policy could avoid with a 180 s start-up. ``static``
 runs its own fixed fleet for the whole span; ``static99`` is found by search: the
 smallest prefill count (decode generous) then the smallest decode count reaching the
 attainment goal, bumped until the pair itself reaches it.
@@ -90,7 +91,9 @@ class Experiment:
 
     def initial_fleet(self) -> dict[Component, int]:
         s = self.settings
-        rate, isl, osl = self._load(0.0, s.interval_s)
+        n = max(1, math.ceil((s.interval_s + s.startup_s) / s.interval_s - 1e-9))
+        loads = [self._load(k * s.interval_s, (k + 1) * s.interval_s) for k in range(n)]
+        rate, isl, osl = max(loads, key=lambda x: x[0] * x[1])
         sla = s.model_copy(update={"policy": "sla"})
         config = PolicyConfig(settings=sla, perf=self.planner_perf)
         return size_for_load(config, exact_forecast(rate, isl, osl, horizon_s=s.interval_s))

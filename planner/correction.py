@@ -10,6 +10,8 @@ decode factor = observed mean ITL / ITL(KV usage, context) with concurrency per 
 from Little's law: req/s x mean time in decode (s) / ready decode workers, where time in
 decode = mean request duration - mean TTFT (queueing before the first token holds no
 decode slot; counting it inflated the expected ITL and pulled the factor down).
+The prefill sample is the slowdown that explains the observed mean TTFT under that
+queue (solved, not a plain ratio: see implied_prefill_factor).
 A prefill sample is skipped when the window was overloaded (rho >= 1): its TTFT is
 backlog, which the queueing model cannot express, not a slower profile.
 
@@ -54,6 +56,38 @@ def expected_itl_ms(
     concurrency = rate_rps * duration_s / max(workers, 1)
     kv = decode.kv_usage(concurrency=concurrency, context_tokens=context)
     return decode.itl_ms(kv_usage=kv, context_tokens=context).value
+
+
+def implied_prefill_factor(
+    config: PolicyConfig, *, observed_ms: float, isl_tokens: float, rate_rps: float, workers: int
+) -> float:
+    """The service slowdown f that makes the model's mean TTFT equal the observed one.
+
+    A slower service also means a busier pool and a longer queue, so f is solved from
+    TTFT(f) = f S + ErlangC(c, f a) f S / (2 (c - f a)) (monotonic in f) by bisection,
+    rather than taken as the plain ratio observed / expected, which charged all of the
+    queueing the model cannot see (bursts) to the service time and over-corrected.
+    """
+    perf = config.perf.prefill
+    gpus = config.limits(config.prefill_component).gpus_per_worker
+    service_ms = perf.ttft_ms(isl_tokens).value
+    offered = rate_rps * isl_tokens / (perf.thpt_per_gpu(isl_tokens).value * gpus)
+    c = max(workers, 1)
+
+    def ttft(f: float) -> float:
+        a = min(offered * f, _RHO_CAP * c)
+        return f * service_ms * (1.0 + erlang_c(c, a) / (2.0 * (c - a)))
+
+    lo, hi = 0.0, config.settings.correction.max_factor
+    if ttft(hi) <= observed_ms:
+        return hi
+    for _ in range(40):
+        mid = (lo + hi) / 2.0
+        if ttft(mid) < observed_ms:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2.0
 
 
 def _smooth(previous: float, sample: float, config: PolicyConfig) -> float:
@@ -101,7 +135,14 @@ def update_correction(
         exp = expected_ttft_ms(
             config, isl_tokens=obs.isl_tokens, rate_rps=rate, workers=obs.ready_replicas[pc]
         )
-        prefill = _smooth(prefill, obs.ttft_s * 1000.0 / exp, config)
+        sample = implied_prefill_factor(
+            config,
+            observed_ms=obs.ttft_s * 1000.0,
+            isl_tokens=obs.isl_tokens,
+            rate_rps=rate,
+            workers=obs.ready_replicas[pc],
+        )
+        prefill = _smooth(prefill, sample, config)
         notes.append(f"ttft {obs.ttft_s * 1000:.1f}ms vs {exp:.1f}ms expected")
     else:
         notes.append("prefill factor held")

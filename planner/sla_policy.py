@@ -3,7 +3,8 @@
 Prefill: a worker serves ISL tokens in S = TTFT(ISL) x prefill factor (ms). The pool is
 an M/D/c queue with offered load a = demand / capacity per worker (in workers), where
 demand (tokens/s) = rate x ISL plus the backlog expected when new capacity is ready
-(queued tokens now + the deficit of ready workers over the start-up time) / drain time.
+(queued tokens now + the observed demand's excess over the ready workers' capacity,
+accumulated over the start-up time) / drain time.
 Replicas = the smallest c >= a / max_prefill_utilization whose TTFT tail meets the
 target for ``ttft_quantile`` of requests: P(W > T - S) <= 1 - q, with (Allen-Cunneen
 approximation, deterministic service halves the M/M/c wait) P(W > x) = ErlangC(c, a) x
@@ -83,6 +84,7 @@ def prefill_need(
     factor: float,
     backlog: float,
     ready_workers: int | None = None,
+    observed_load: float | None = None,
 ) -> PhaseNeed:
     s = config.settings
     perf = config.perf.prefill
@@ -100,9 +102,10 @@ def prefill_need(
         cap = s.sla.max_prefill_utilization
     drain_s = s.sla.backlog_drain_s or s.interval_s
     load = rate_rps * isl_tokens
-    if ready_workers is not None and s.sla.project_backlog:
-        # backlog when new capacity is ready: the ready fleet's deficit piles up meanwhile
-        backlog += max(0.0, load - ready_workers * capacity) * s.startup_s
+    if ready_workers is not None and s.sla.project_backlog and observed_load is not None:
+        # backlog when new capacity is ready: the ready fleet's current deficit (observed
+        # demand over its capacity) piles up for the start-up time
+        backlog += max(0.0, observed_load - ready_workers * capacity) * s.startup_s
     demand = load + backlog / drain_s
     offered = demand / capacity
     q = s.sla.ttft_quantile
@@ -172,6 +175,7 @@ def size_sla(
         factor=factors.prefill,
         backlog=backlog,
         ready_workers=obs.ready_replicas.get(config.prefill_component),
+        observed_load=obs.request_rate_rps * obs.isl_tokens if obs.isl_tokens else None,
     )
     dn = decode_need(
         config, rate_rps=rate, isl_tokens=isl, osl_tokens=max(osl, 1.0), factor=factors.decode

@@ -89,6 +89,8 @@ class SlaPolicySettings(_Section):
     ttft_quantile: float | None = Field(0.99, gt=0.5, lt=1.0)
     #: add the backlog the ready fleet will pile up during start-up to the demand
     project_backlog: bool = True
+    #: plan decode for ITL target x this (margin for a noisy decode correction factor)
+    itl_headroom: float = Field(0.9, gt=0, le=1)
 
 
 class ConnectorSettings(_Section):

@@ -2,6 +2,7 @@
 
     python -m tests.bench.evaluate            # all scenarios (several minutes)
     python -m tests.bench.evaluate conv       # one scenario by name
+    python -m tests.bench.evaluate --render   # only rewrite the doc from saved results
 
 Per scenario it runs ``sla-planner simulate``'s engine (planner.sim.experiment) with the
 shipped H200 profile, TTFT 500 ms, ITL 50 ms, 60 s interval, 180 s start-up, seed 0,
@@ -123,7 +124,8 @@ def _table(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    names = argv or list(SCENARIOS)
+    render_only = argv == ["--render"]
+    names = [] if render_only else (argv or list(SCENARIOS))
     results_path = OUT / "results.json"
     results: dict[str, Any] = json.loads(results_path.read_text()) if results_path.exists() else {}
     for name in names:

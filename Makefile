@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test check lint format typecheck bench clean deploy-check gpu-wheel gpu-test
+.PHONY: install run test check lint format typecheck bench evaluate clean deploy-check gpu-wheel gpu-test
 
 install: $(STAMP)
 
@@ -48,6 +48,10 @@ check: lint typecheck test
 
 bench: install
 	$(PY) -m tests.bench
+
+# Policy comparison on the shared traces; regenerates docs/simulation.md (several minutes).
+evaluate: install
+	$(PY) -m tests.bench.evaluate
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache out

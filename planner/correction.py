@@ -1,10 +1,19 @@
 """Correction factors: how much slower (>1) or faster (<1) the graph is than its profile.
 
 prefill factor = observed mean TTFT / expected TTFT, where expected TTFT is the profile's
-service time S = TTFT(ISL) plus the M/D/1 mean queueing wait at the observed utilisation
-rho = (req/s x ISL) / (ready workers x tokens/s per worker):  W = rho S / (2 (1 - rho)).
+service time S = TTFT(ISL) plus the M/D/c mean queueing wait of the ready pool (the same
+queue the sla sizing assumes): offered load a = (req/s x ISL) / (tokens/s per worker),
+W = ErlangC(c, a) x S / (2 (c - a)), with a capped at 0.95 c. (An M/D/1 wait at the
+pool's utilisation overstated the wait of a pooled queue several-fold, so a correct
+profile read as "faster" and the policy under-provisioned.)
 decode factor = observed mean ITL / ITL(KV usage, context) with concurrency per worker
-from Little's law: req/s x mean request duration (s) / ready decode workers.
+from Little's law: req/s x mean time in decode (s) / ready decode workers, where time in
+decode = mean request duration - mean TTFT (queueing before the first token holds no
+decode slot; counting it inflated the expected ITL and pulled the factor down).
+The prefill sample is the slowdown that explains the observed mean TTFT under that
+queue (solved, not a plain ratio: see implied_prefill_factor).
+A prefill sample is skipped when the window was overloaded (rho >= 1): its TTFT is
+backlog, which the queueing model cannot express, not a slower profile.
 
 Samples are skipped (factor kept) when the window is missing or idle, has too few
 requests, has no ready worker, or the component was mid-change (ready != current,
@@ -14,6 +23,7 @@ i.e. cold-start samples). Accepted samples are clamped and smoothed with an EWMA
 from __future__ import annotations
 
 from planner.config import PolicyConfig
+from planner.sla_policy import erlang_c
 from planner.types import Component, CorrectionFactors, Observation
 
 #: utilisation at which the queueing term is capped, so a saturated window stays finite
@@ -26,9 +36,10 @@ def expected_ttft_ms(
     perf = config.perf.prefill
     gpus = config.limits(config.prefill_component).gpus_per_worker
     service_ms = perf.ttft_ms(isl_tokens).value
-    capacity = workers * perf.thpt_per_gpu(isl_tokens).value * gpus
-    rho = min(rate_rps * isl_tokens / capacity, _RHO_CAP) if capacity > 0 else _RHO_CAP
-    return service_ms + rho * service_ms / (2.0 * (1.0 - rho))
+    per_worker = perf.thpt_per_gpu(isl_tokens).value * gpus
+    c = max(workers, 1)
+    offered = min(rate_rps * isl_tokens / per_worker, _RHO_CAP * c)
+    return service_ms + erlang_c(c, offered) * service_ms / (2.0 * (c - offered))
 
 
 def expected_itl_ms(
@@ -47,6 +58,38 @@ def expected_itl_ms(
     return decode.itl_ms(kv_usage=kv, context_tokens=context).value
 
 
+def implied_prefill_factor(
+    config: PolicyConfig, *, observed_ms: float, isl_tokens: float, rate_rps: float, workers: int
+) -> float:
+    """The service slowdown f that makes the model's mean TTFT equal the observed one.
+
+    A slower service also means a busier pool and a longer queue, so f is solved from
+    TTFT(f) = f S + ErlangC(c, f a) f S / (2 (c - f a)) (monotonic in f) by bisection,
+    rather than taken as the plain ratio observed / expected, which charged all of the
+    queueing the model cannot see (bursts) to the service time and over-corrected.
+    """
+    perf = config.perf.prefill
+    gpus = config.limits(config.prefill_component).gpus_per_worker
+    service_ms = perf.ttft_ms(isl_tokens).value
+    offered = rate_rps * isl_tokens / (perf.thpt_per_gpu(isl_tokens).value * gpus)
+    c = max(workers, 1)
+
+    def ttft(f: float) -> float:
+        a = min(offered * f, _RHO_CAP * c)
+        return f * service_ms * (1.0 + erlang_c(c, a) / (2.0 * (c - a)))
+
+    lo, hi = 0.0, config.settings.correction.max_factor
+    if ttft(hi) <= observed_ms:
+        return hi
+    for _ in range(40):
+        mid = (lo + hi) / 2.0
+        if ttft(mid) < observed_ms:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2.0
+
+
 def _smooth(previous: float, sample: float, config: PolicyConfig) -> float:
     c = config.settings.correction
     clamped = min(max(sample, c.min_factor), c.max_factor)
@@ -57,6 +100,15 @@ def _settled(obs: Observation, component: Component) -> bool:
     ready = obs.ready_replicas.get(component, 0)
     current = obs.current_replicas.get(component, ready)
     return ready > 0 and ready == current
+
+
+def _overloaded(config: PolicyConfig, obs: Observation, workers: int) -> bool:
+    """True when the window's prefill demand met or exceeded the model's capacity."""
+    perf = config.perf.prefill
+    isl = obs.isl_tokens or 0.0
+    gpus = config.limits(config.prefill_component).gpus_per_worker
+    capacity = workers * perf.thpt_per_gpu(isl).value * gpus
+    return capacity <= 0 or obs.request_rate_rps * isl >= capacity
 
 
 def update_correction(
@@ -74,11 +126,23 @@ def update_correction(
     notes: list[str] = []
     pc, dc = config.prefill_component, config.decode_component
     rate = obs.request_rate_rps
-    if obs.ttft_s is not None and obs.ttft_s > 0 and _settled(obs, pc):
+    if (
+        obs.ttft_s is not None
+        and obs.ttft_s > 0
+        and _settled(obs, pc)
+        and not _overloaded(config, obs, obs.ready_replicas[pc])
+    ):
         exp = expected_ttft_ms(
             config, isl_tokens=obs.isl_tokens, rate_rps=rate, workers=obs.ready_replicas[pc]
         )
-        prefill = _smooth(prefill, obs.ttft_s * 1000.0 / exp, config)
+        sample = implied_prefill_factor(
+            config,
+            observed_ms=obs.ttft_s * 1000.0,
+            isl_tokens=obs.isl_tokens,
+            rate_rps=rate,
+            workers=obs.ready_replicas[pc],
+        )
+        prefill = _smooth(prefill, sample, config)
         notes.append(f"ttft {obs.ttft_s * 1000:.1f}ms vs {exp:.1f}ms expected")
     else:
         notes.append("prefill factor held")
@@ -93,7 +157,7 @@ def update_correction(
             isl_tokens=obs.isl_tokens,
             osl_tokens=obs.osl_tokens,
             rate_rps=rate,
-            duration_s=obs.request_duration_s,
+            duration_s=max(obs.request_duration_s - (obs.ttft_s or 0.0), 0.0),
             workers=obs.ready_replicas[dc],
         )
         decode = _smooth(decode, obs.itl_s * 1000.0 / exp, config)

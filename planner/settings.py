@@ -81,9 +81,16 @@ class SlaPolicySettings(_Section):
     #: cap on prefill utilisation on top of the queueing-derived cap
     max_prefill_utilization: float = Field(0.95, gt=0, le=1)
     #: cap on decode KV load, fraction of the profile's best point under the ITL target
-    max_decode_utilization: float = Field(1.0, gt=0, le=1)
+    max_decode_utilization: float = Field(0.85, gt=0, le=1)
     #: seconds in which a queued prefill backlog should be drained
     backlog_drain_s: float | None = Field(None, gt=0)
+    #: size prefill so this share of requests meets the TTFT target (M/D/c tail);
+    #: None sizes for the mean TTFT instead (M/D/1 utilisation cap)
+    ttft_quantile: float | None = Field(0.99, gt=0.5, lt=1.0)
+    #: add the backlog the ready fleet will pile up during start-up to the demand
+    project_backlog: bool = True
+    #: plan decode for ITL target x this (margin for a noisy decode correction factor)
+    itl_headroom: float = Field(0.9, gt=0, le=1)
 
 
 #: metric names per preset: field -> metric (histograms without the _sum/_count suffix)

@@ -1,12 +1,18 @@
 """The default ``sla`` policy's sizing: replicas that meet TTFT/ITL for a forecast.
 
-Prefill: a worker serves ISL tokens in S = TTFT(ISL) x prefill factor (ms). Treating it
-as an M/D/1 queue, the mean wait is rho S / (2 (1 - rho)); requiring S + W <= TTFT target
-T gives the highest safe utilisation rho* = 2 (T - S) / (2 T - S). Replicas =
-ceil(demand / (capacity per worker x min(rho*, max_prefill_utilization))), where demand
-(tokens/s) = rate x ISL plus any queued backlog / drain time.
-Decode: the best throughput/GPU at context ISL + OSL/2 whose ITL meets the target
-divided by the decode factor; replicas = ceil(rate x OSL / (that x GPUs per worker)).
+Prefill: a worker serves ISL tokens in S = TTFT(ISL) x prefill factor (ms). The pool is
+an M/D/c queue with offered load a = demand / capacity per worker (in workers), where
+demand (tokens/s) = rate x ISL plus the backlog expected when new capacity is ready
+(queued tokens now + the observed demand's excess over the ready workers' capacity,
+accumulated over the start-up time) / drain time.
+Replicas = the smallest c >= a / max_prefill_utilization whose TTFT tail meets the
+target for ``ttft_quantile`` of requests: P(W > T - S) <= 1 - q, with (Allen-Cunneen
+approximation, deterministic service halves the M/M/c wait) P(W > x) = ErlangC(c, a) x
+exp(-2 c (1 - a/c) x / S). With ``ttft_quantile`` unset the older mean-TTFT rule is
+used: the M/D/1 mean wait rho S / (2 (1 - rho)) gives rho* = 2 (T - S) / (2 T - S).
+Decode: the best throughput/GPU at context ISL + OSL/2 whose ITL meets the target x
+``itl_headroom`` divided by the decode factor, times ``max_decode_utilization``;
+replicas = ceil(rate x OSL / (that x GPUs per worker)).
 """
 
 from __future__ import annotations
@@ -48,8 +54,38 @@ class PhaseNeed:
     note: str
 
 
+def erlang_c(servers: int, offered: float) -> float:
+    """Probability that an arrival waits in an M/M/c queue (1.0 when overloaded)."""
+    if offered <= 0:
+        return 0.0
+    if offered >= servers:
+        return 1.0
+    b = 1.0  # Erlang B, built up one server at a time
+    for k in range(1, servers + 1):
+        b = offered * b / (k + offered * b)
+    return servers * b / (servers - offered * (1.0 - b))
+
+
+def tail_workers(*, offered: float, service_ms: float, slack_ms: float, tail: float) -> int:
+    """Smallest c with ErlangC(c, a) exp(-2 c (1 - a/c) slack / S) <= tail (M/D/c)."""
+    c = max(1, math.floor(offered) + 1)
+    while c < offered * 100 + 1000:
+        wait_p = erlang_c(c, offered)
+        if wait_p * math.exp(-2.0 * (c - offered) * slack_ms / service_ms) <= tail:
+            return c
+        c += 1
+    return c
+
+
 def prefill_need(
-    config: PolicyConfig, *, rate_rps: float, isl_tokens: float, factor: float, backlog: float
+    config: PolicyConfig,
+    *,
+    rate_rps: float,
+    isl_tokens: float,
+    factor: float,
+    backlog: float,
+    ready_workers: int | None = None,
+    observed_load: float | None = None,
 ) -> PhaseNeed:
     s = config.settings
     perf = config.perf.prefill
@@ -57,6 +93,7 @@ def prefill_need(
     ttft = perf.ttft_ms(isl_tokens)
     thpt = perf.thpt_per_gpu(isl_tokens)
     service_ms = ttft.value * factor
+    capacity = thpt.value / factor * gpus  # tokens/s one worker prefills
     cap = prefill_utilization_cap(
         service_ms=service_ms, target_ms=s.ttft_ms, ceiling=s.sla.max_prefill_utilization
     )
@@ -65,13 +102,35 @@ def prefill_need(
         # the target is below one request's service time: size for throughput only
         cap = s.sla.max_prefill_utilization
     drain_s = s.sla.backlog_drain_s or s.interval_s
-    demand = rate_rps * isl_tokens + backlog / drain_s
-    per_worker = thpt.value / factor * gpus * cap
+    load = rate_rps * isl_tokens
+    if ready_workers is not None and s.sla.project_backlog and observed_load is not None:
+        # backlog when new capacity is ready: the ready fleet's current deficit (observed
+        # demand over its capacity) piles up for the start-up time
+        backlog += max(0.0, observed_load - ready_workers * capacity) * s.startup_s
+    demand = load + backlog / drain_s
+    offered = demand / capacity
+    q = s.sla.ttft_quantile
+    if q is not None and feasible:
+        workers = float(
+            max(
+                tail_workers(
+                    offered=offered,
+                    service_ms=service_ms,
+                    slack_ms=s.ttft_ms - service_ms,
+                    tail=1.0 - q,
+                ),
+                math.ceil(offered / s.sla.max_prefill_utilization - 1e-9),
+            )
+        )
+        rule = f"p{q * 100:g} TTFT, M/D/c"
+    else:
+        workers = offered / cap
+        rule = f"rho<={cap:.2f}"
     note = (
-        f"{demand:.0f} tok/s over {per_worker:.0f} tok/s/worker "
-        f"(S={service_ms:.1f}ms, rho<={cap:.2f})"
+        f"{demand:.0f} tok/s over {capacity:.0f} tok/s/worker "
+        f"(S={service_ms:.1f}ms, {rule}, backlog {backlog:.0f} tok)"
     )
-    return PhaseNeed(demand / per_worker, feasible, ttft.clamped or thpt.clamped, note)
+    return PhaseNeed(workers, feasible, ttft.clamped or thpt.clamped, note)
 
 
 def decode_need(
@@ -80,10 +139,14 @@ def decode_need(
     s = config.settings
     gpus = config.limits(config.decode_component).gpus_per_worker
     context = isl_tokens + osl_tokens / 2.0
-    op = config.perf.decode.best_throughput(itl_ms=s.itl_ms / factor, context_tokens=context)
+    # plan below the target: the measured ITL surface has a plateau (about 42.6 ms on the
+    # shipped H200 profile) so a factor a few % low would otherwise flip the plan to full KV
+    itl_plan_ms = s.itl_ms * s.sla.itl_headroom / factor
+    op = config.perf.decode.best_throughput(itl_ms=itl_plan_ms, context_tokens=context)
     if not op.feasible:
         note = (
-            f"ITL target {s.itl_ms:g}ms / factor {factor:.2f} is below the profile's "
+            f"ITL plan {itl_plan_ms:.2f}ms (target x headroom / factor {factor:.2f}) is "
+            "below the profile's "
             f"minimum {op.min_itl_ms:.2f}ms at context {context:.0f}"
         )
         return PhaseNeed(0.0, False, op.clamped, note)
@@ -111,7 +174,13 @@ def size_sla(
         return out
     backlog = obs.queued_prefill_tokens or 0.0
     pn = prefill_need(
-        config, rate_rps=rate, isl_tokens=isl, factor=factors.prefill, backlog=backlog
+        config,
+        rate_rps=rate,
+        isl_tokens=isl,
+        factor=factors.prefill,
+        backlog=backlog,
+        ready_workers=obs.ready_replicas.get(config.prefill_component),
+        observed_load=obs.request_rate_rps * obs.isl_tokens if obs.isl_tokens else None,
     )
     dn = decode_need(
         config, rate_rps=rate, isl_tokens=isl, osl_tokens=max(osl, 1.0), factor=factors.decode

@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "planner.cli.plan",
     "planner.cli.profile",
     "planner.cli.run",
+    "planner.cli.simulate",
 )
 
 

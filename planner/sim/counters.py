@@ -1,0 +1,76 @@
+"""Cumulative serving counters (sums, counts, histogram buckets), as a frontend exports them.
+
+Names follow Dynamo's frontend metrics: TTFT is observed when a request's first token is
+emitted; request duration, OSL and ITL when it finishes. ITL is kept per token gap as
+Prometheus would see it (sum of gaps, number of gaps); its histogram observes each
+request's mean gap with weight OSL - 1 (the simulator does not time individual tokens).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+
+#: bucket upper bounds (s); +Inf is implied
+TTFT_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+ITL_BUCKETS_S = (0.002, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.2, 0.5, 1.0)
+DURATION_BUCKETS_S = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
+
+
+def _hist(edges: tuple[float, ...]) -> FloatArray:
+    return np.zeros(len(edges) + 1)
+
+
+@dataclass
+class Counters:
+    ttft_sum_s: float = 0.0
+    ttft_count: int = 0
+    finished_count: int = 0
+    osl_sum: float = 0.0
+    duration_sum_s: float = 0.0
+    itl_sum_s: float = 0.0
+    itl_count: float = 0.0
+    ttft_hist: FloatArray = field(default_factory=lambda: _hist(TTFT_BUCKETS_S))
+    itl_hist: FloatArray = field(default_factory=lambda: _hist(ITL_BUCKETS_S))
+    duration_hist: FloatArray = field(default_factory=lambda: _hist(DURATION_BUCKETS_S))
+
+    def first_tokens(self, *, ttft_s: FloatArray) -> None:
+        self.ttft_sum_s += float(ttft_s.sum())
+        self.ttft_count += len(ttft_s)
+        self.ttft_hist += np.bincount(
+            np.searchsorted(TTFT_BUCKETS_S, ttft_s, side="left"), minlength=len(self.ttft_hist)
+        )
+
+    def finished(
+        self, *, arrival: FloatArray, first: FloatArray, finish: FloatArray, osl: FloatArray
+    ) -> None:
+        duration = finish - arrival
+        self.finished_count += len(finish)
+        self.osl_sum += float(osl.sum())
+        self.duration_sum_s += float(duration.sum())
+        self.duration_hist += np.bincount(
+            np.searchsorted(DURATION_BUCKETS_S, duration, side="left"),
+            minlength=len(self.duration_hist),
+        )
+        gaps = osl - 1.0
+        multi = gaps > 0
+        if multi.any():
+            span = (finish - first)[multi]
+            g = gaps[multi]
+            self.itl_sum_s += float(span.sum())
+            self.itl_count += float(g.sum())
+            self.itl_hist += np.bincount(
+                np.searchsorted(ITL_BUCKETS_S, span / g, side="left"),
+                weights=g,
+                minlength=len(self.itl_hist),
+            )
+
+
+def cumulative(edges: tuple[float, ...], counts: FloatArray) -> tuple[tuple[float, float], ...]:
+    """Prometheus-style cumulative buckets ((le, count), ..., (inf, total))."""
+    cum = np.cumsum(counts)
+    return tuple((float(le), float(c)) for le, c in zip((*edges, float("inf")), cum, strict=True))

@@ -1,0 +1,221 @@
+"""Compare policies on one trace: sla, dynamo, static (smallest fleet reaching 99%),
+threshold and oracle, from the same initial fleet, on the same simulated hardware.
+
+Initial fleet: every adaptive policy starts warm with the replicas the sla sizing model
+(planner's profile) gives for the busiest interval's true mean load among those before
+the first decision's capacity can be ready (the first interval + start-up), so no
+policy is judged on a cold start that no policy could avoid with a 180 s start-up. ``static``
+runs its own fixed fleet for the whole span; ``static99`` is found by search: the
+smallest prefill count (decode generous) then the smallest decode count reaching the
+attainment goal, bumped until the pair itself reaches it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from planner.config import PolicyConfig
+from planner.errors import ConfigError
+from planner.perf_model import PerfModel
+from planner.settings import PlannerSettings
+from planner.sim.cluster import ClusterConfig
+from planner.sim.controllers import (
+    Controller,
+    OracleController,
+    PlannerController,
+    StaticController,
+    ThresholdController,
+    exact_forecast,
+    size_for_load,
+)
+from planner.sim.metrics import Targets, summarize
+from planner.sim.runner import SimRun, simulate
+from planner.sim.truth import TruePerf
+from planner.trace import RequestTrace
+from planner.types import Component
+
+POLICIES = ("sla", "dynamo", "static", "threshold", "oracle")
+Progress = Callable[[str, float], None]
+
+
+@dataclass
+class Experiment:
+    trace: RequestTrace
+    settings: PlannerSettings
+    planner_perf: PerfModel
+    truth_perf: PerfModel
+    decode_step_s: float = 0.2
+    attainment_goal: float = 0.99
+    progress: Progress | None = None
+
+    def __post_init__(self) -> None:
+        self.truth = TruePerf(self.truth_perf)
+        s = self.settings
+        self.components = (
+            (Component.AGG,) if s.mode == "agg" else (Component.PREFILL, Component.DECODE)
+        )
+        self.gpus = {
+            c: {Component.PREFILL: s.prefill, Component.DECODE: s.decode, Component.AGG: s.agg}[
+                c
+            ].gpus_per_worker
+            for c in self.components
+        }
+        self.targets = Targets(ttft_ms=s.ttft_ms, itl_ms=s.itl_ms, max_gpus=s.budget.max_gpus)
+        self.static_searched: list[dict[str, Any]] = []
+
+    # ------------------------------------------------------------------ pieces
+    def cluster_config(self, *, startup_s: float | None = None) -> ClusterConfig:
+        s = self.settings
+        return ClusterConfig(
+            mode=s.mode,
+            startup_s=s.startup_s if startup_s is None else startup_s,
+            gpus_per_worker=self.gpus,
+            decode_step_s=self.decode_step_s,
+        )
+
+    def _load(self, start_s: float, end_s: float) -> tuple[float, float, float]:
+        a = self.trace.arrival_s
+        lo, hi = np.searchsorted(a, [start_s, end_s])
+        if hi <= lo:
+            return 0.0, 1.0, 1.0
+        return (
+            (hi - lo) / (end_s - start_s),
+            float(self.trace.isl_tokens[lo:hi].mean()),
+            float(self.trace.osl_tokens[lo:hi].mean()),
+        )
+
+    def initial_fleet(self) -> dict[Component, int]:
+        s = self.settings
+        n = max(1, math.ceil((s.interval_s + s.startup_s) / s.interval_s - 1e-9))
+        loads = [self._load(k * s.interval_s, (k + 1) * s.interval_s) for k in range(n)]
+        rate, isl, osl = max(loads, key=lambda x: x[0] * x[1])
+        sla = s.model_copy(update={"policy": "sla"})
+        config = PolicyConfig(settings=sla, perf=self.planner_perf)
+        return size_for_load(config, exact_forecast(rate, isl, osl, horizon_s=s.interval_s))
+
+    def peak_fleet(self) -> dict[Component, int]:
+        """The sla sizing for the trace's busiest interval (a start for the static search)."""
+        s = self.settings
+        n = max(1, math.ceil(self.trace.duration_s / s.interval_s))
+        best = (0.0, 1.0, 1.0)
+        for k in range(n):
+            load = self._load(k * s.interval_s, (k + 1) * s.interval_s)
+            if load[0] * load[1] > best[0] * best[1]:
+                best = load
+        config = PolicyConfig(settings=s.model_copy(update={"policy": "sla"}), perf=self.truth_perf)
+        return size_for_load(config, exact_forecast(*best, horizon_s=s.interval_s))
+
+    def run(
+        self,
+        controller: Controller,
+        *,
+        initial: Mapping[Component, int],
+        startup_s: float | None = None,
+    ) -> SimRun:
+        name = controller.name
+        cb = self.progress
+        return simulate(
+            self.trace,
+            controller,
+            truth=self.truth,
+            interval_s=self.settings.interval_s,
+            cluster_config=self.cluster_config(startup_s=startup_s),
+            initial=initial,
+            gpus_per_worker=self.gpus,
+            progress=(lambda f: cb(name, f)) if cb is not None else None,
+        )
+
+    def controller(self, policy: str) -> Controller:
+        s = self.settings
+        if policy in ("sla", "dynamo"):
+            chosen = s.model_copy(update={"policy": policy})
+            return PlannerController(chosen, perf=self.planner_perf)
+        if policy == "threshold":
+            return ThresholdController(components=self.components, gpus_per_worker=self.gpus)
+        if policy == "oracle":
+            oracle_settings = s.model_copy(
+                update={
+                    "policy": "sla",
+                    "sla": s.sla.model_copy(update={"use_upper_quantile": False}),
+                }
+            )
+            return OracleController(
+                self.trace, PolicyConfig(settings=oracle_settings, perf=self.truth_perf)
+            )
+        raise ConfigError("policy", policy, f"one of {', '.join(POLICIES)}")
+
+    # ------------------------------------------------------------------ static search
+    def _static(self, fleet: Mapping[Component, int]) -> tuple[float, SimRun]:
+        ctl = StaticController(dict(fleet), name="static")
+        run = self.run(ctl, initial=fleet)
+        both = summarize(run, self.targets)["attainment"]["both"]
+        self.static_searched.append({c.value: n for c, n in fleet.items()} | {"both": both})
+        return both, run
+
+    def static99(self) -> tuple[dict[Component, int], SimRun]:
+        """Smallest static fleet reaching the attainment goal (see the module docstring)."""
+        goal = self.attainment_goal
+        hi = dict(self.peak_fleet())
+        both, run = self._static(hi)
+        while both < goal:
+            if max(hi.values()) >= 512:
+                return hi, run
+            hi = {c: 2 * n for c, n in hi.items()}
+            both, run = self._static(hi)
+        best: dict[Component, int] = dict(hi)
+        best_run = run
+        for comp in self.components:
+            lo, top = 1, best[comp]
+            while lo < top:
+                mid = (lo + top) // 2
+                trial = {**best, comp: mid}
+                ok, r = self._static(trial)
+                if ok >= goal:
+                    top = mid
+                    best_run = r
+                else:
+                    lo = mid + 1
+            best[comp] = top
+        ok, r = self._static(best)
+        while ok < goal:
+            comp = min(self.components, key=lambda c: best[c])
+            best[comp] += 1
+            ok, r = self._static(best)
+        del best_run
+        return best, r
+
+    # ------------------------------------------------------------------ all
+    def compare(
+        self,
+        policies: Sequence[str] = POLICIES,
+        *,
+        static_fleet: Mapping[Component, int] | None = None,
+    ) -> tuple[list[dict[str, Any]], dict[str, SimRun]]:
+        for p in policies:
+            if p not in POLICIES:
+                raise ConfigError("policy", p, f"one of {', '.join(POLICIES)}")
+        initial = self.initial_fleet()
+        summaries: list[dict[str, Any]] = []
+        runs: dict[str, SimRun] = {}
+        for p in policies:
+            if p == "static":
+                if static_fleet is not None:
+                    fleet = dict(static_fleet)
+                    run = self.run(StaticController(fleet), initial=fleet)
+                else:
+                    fleet, run = self.static99()
+                run.extra["static_fleet"] = {c.value: n for c, n in fleet.items()}
+                run.extra["static_search"] = list(self.static_searched)
+            elif p == "oracle":
+                run = self.run(self.controller(p), initial=initial, startup_s=0.0)
+            else:
+                run = self.run(self.controller(p), initial=initial)
+            run.extra["initial_fleet"] = {c.value: n for c, n in initial.items()}
+            runs[p] = run
+            summaries.append(summarize(run, self.targets))
+        return summaries, runs

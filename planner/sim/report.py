@@ -1,0 +1,158 @@
+"""Plots (matplotlib Agg, imported lazily) and a self-contained HTML report of a comparison."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from planner.sim.metrics import windowed_percentiles
+from planner.sim.runner import SimRun
+
+_COLORS = {"prefill": "tab:blue", "decode": "tab:orange", "agg": "tab:green"}
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def policy_figure(run: SimRun, *, ttft_ms: float, itl_ms: float) -> Any:
+    """Load, replicas (asked and ready) and latency percentiles over time for one run."""
+    plt = _plt()
+    t = np.array([r.time_s for r in run.records]) / 60.0
+    fig, axes = plt.subplots(4, 1, figsize=(9, 10), sharex=True)
+    axes[0].plot(t, [r.requests / run.interval_s for r in run.records], color="k")
+    axes[0].set_ylabel("load (req/s)")
+    comps = sorted({c for r in run.records for c in r.desired}, key=lambda c: c.value)
+    for c in comps:
+        col = _COLORS.get(c.value)
+        axes[1].step(
+            t,
+            [r.desired.get(c, 0) for r in run.records],
+            where="post",
+            color=col,
+            label=f"{c.value} asked",
+        )
+        axes[1].step(
+            t,
+            [r.ready.get(c, 0) for r in run.records],
+            where="post",
+            color=col,
+            linestyle=":",
+            label=f"{c.value} ready",
+        )
+    axes[1].set_ylabel("replicas")
+    axes[1].legend(fontsize=7, ncol=2)
+    pct = windowed_percentiles(run)
+    for ax, name, target in ((axes[2], "ttft", ttft_ms), (axes[3], "itl", itl_ms)):
+        for q, style in (("50", "-"), ("90", "--"), ("99", ":")):
+            ax.plot(t, pct[f"{name}_p{q}"], style, label=f"p{q}")
+        ax.axhline(target, color="red", linewidth=0.8, label="target")
+        ax.set_yscale("log")
+        ax.set_ylabel(f"{name.upper()} (ms)")
+        ax.legend(fontsize=7, ncol=4)
+    axes[3].set_xlabel("time (min)")
+    fig.suptitle(f"{run.policy} on {run.trace_name}")
+    fig.tight_layout()
+    return fig
+
+
+def comparison_figure(runs: dict[str, SimRun], summaries: list[dict[str, Any]]) -> Any:
+    """GPUs held over time per policy, and GPU-hours against SLA attainment."""
+    plt = _plt()
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.5))
+    for name, run in runs.items():
+        t = np.array([r.time_s for r in run.records]) / 60.0
+        ax1.step(t, [r.gpus_held for r in run.records], where="post", label=name)
+    ax1.set_xlabel("time (min)")
+    ax1.set_ylabel("GPUs held (incl. starting, draining)")
+    ax1.legend(fontsize=8)
+    for s in summaries:
+        ax2.scatter(s["gpu_hours"], 100 * s["attainment"]["both"])
+        ax2.annotate(s["policy"], (s["gpu_hours"], 100 * s["attainment"]["both"]), fontsize=8)
+    ax2.axhline(99, color="red", linewidth=0.8)
+    ax2.set_xlabel("GPU-hours")
+    ax2.set_ylabel("SLA attainment (%)")
+    fig.tight_layout()
+    return fig
+
+
+def _png(fig: Any, path: Path) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    _plt().close(fig)
+    data = buf.getvalue()
+    path.write_bytes(data)
+    return data
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, dict):
+        return ", ".join(f"{k}: {_fmt(x)}" for k, x in v.items())
+    return html.escape(str(v))
+
+
+def write_report(
+    out_dir: Path,
+    *,
+    runs: dict[str, SimRun],
+    summaries: list[dict[str, Any]],
+    meta: dict[str, Any],
+    plots: bool = True,
+) -> dict[str, Path]:
+    """summary.json, one PNG per policy plus a comparison PNG, and report.html."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = {"summary": out_dir / "summary.json"}
+    written["summary"].write_text(
+        json.dumps({"meta": meta, "policies": summaries}, indent=2, default=str) + "\n"
+    )
+    images: list[tuple[str, bytes]] = []
+    if plots:
+        comp = comparison_figure(runs, summaries)
+        images.append(("comparison", _png(comp, out_dir / "comparison.png")))
+        for name, run in runs.items():
+            fig = policy_figure(run, ttft_ms=meta["ttft_ms"], itl_ms=meta["itl_ms"])
+            images.append((name, _png(fig, out_dir / f"policy_{name}.png")))
+    cols = [
+        "policy",
+        "attainment",
+        "gpu_hours",
+        "ttft_ms",
+        "itl_ms",
+        "goodput_rps",
+        "scale_events",
+        "direction_reversals",
+        "budget_violations",
+    ]
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{_fmt(s.get(c))}</td>" for c in cols) + "</tr>" for s in summaries
+    )
+    imgs = "".join(
+        f"<h2>{html.escape(n)}</h2><img alt='{html.escape(n)}' "
+        f"src='data:image/png;base64,{base64.b64encode(b).decode()}'/>"
+        for n, b in images
+    )
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>sla-planner simulation</title>"
+        "<style>body{font-family:sans-serif;margin:2em}td,th{border:1px solid #ccc;"
+        "padding:4px;font-size:12px}table{border-collapse:collapse}</style></head><body>"
+        f"<h1>Simulation: {html.escape(str(meta.get('trace')))}</h1>"
+        f"<pre>{html.escape(json.dumps(meta, indent=1, default=str))}</pre>"
+        "<table><tr>" + "".join(f"<th>{c}</th>" for c in cols) + f"</tr>{rows}</table>"
+        f"{imgs}</body></html>"
+    )
+    written["report"] = out_dir / "report.html"
+    written["report"].write_text(page)
+    return written

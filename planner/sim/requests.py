@@ -1,0 +1,83 @@
+"""The request table: inputs as Python lists (fast scalar access in the hot loops) and
+per-request outcomes as numpy arrays (NaN until known), growing as requests are submitted."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from planner.errors import TraceError
+
+FloatArray = NDArray[np.float64]
+
+
+class RequestTable:
+    def __init__(self) -> None:
+        self.arrival_s: list[float] = []
+        self.isl: list[int] = []
+        self.osl: list[int] = []
+        #: cum_isl[k] = sum(isl[:k]) (tokens); len = n + 1
+        self.cum_isl: list[float] = [0.0]
+        self._cap = 0
+        self.prefill_done_s: FloatArray = np.empty(0)
+        self.first_token_s: FloatArray = np.empty(0)
+        self.finish_s: FloatArray = np.empty(0)
+
+    def __len__(self) -> int:
+        return len(self.arrival_s)
+
+    def _grow(self, need: int) -> None:
+        if need <= self._cap:
+            return
+        cap = max(need, 2 * self._cap, 1024)
+        for name in ("prefill_done_s", "first_token_s", "finish_s"):
+            old = getattr(self, name)
+            new = np.full(cap, np.nan)
+            new[: len(old)] = old
+            setattr(self, name, new)
+        self._cap = cap
+
+    def add(
+        self,
+        arrival_s: FloatArray,
+        isl: NDArray[np.int64],
+        osl: NDArray[np.int64],
+        *,
+        not_before_s: float,
+    ) -> range:
+        """Append requests (sorted by arrival, none before ``not_before_s`` or the last one)."""
+        n = len(arrival_s)
+        if not (len(isl) == n and len(osl) == n):
+            raise TraceError(f"submit: {n} arrivals but {len(isl)} ISLs and {len(osl)} OSLs")
+        if n == 0:
+            return range(len(self), len(self))
+        arr = np.asarray(arrival_s, dtype=np.float64)
+        last = self.arrival_s[-1] if self.arrival_s else not_before_s
+        if arr[0] < max(last, not_before_s) - 1e-9 or (n > 1 and bool((np.diff(arr) < 0).any())):
+            raise TraceError(
+                f"submit: arrivals must be sorted and >= {max(last, not_before_s):.6f}s "
+                f"(got first {arr[0]:.6f}s)"
+            )
+        i_in = np.asarray(isl, dtype=np.int64)
+        o_in = np.asarray(osl, dtype=np.int64)
+        if (i_in < 1).any() or (o_in < 1).any():
+            raise TraceError("submit: ISL and OSL must be >= 1 token")
+        start = len(self)
+        self._grow(start + n)
+        self.arrival_s.extend(arr.tolist())
+        self.isl.extend(i_in.tolist())
+        self.osl.extend(o_in.tolist())
+        base = self.cum_isl[-1]
+        self.cum_isl.extend((base + np.cumsum(i_in, dtype=np.float64)).tolist())
+        return range(start, start + n)
+
+    def outcomes(self) -> dict[str, FloatArray]:
+        n = len(self)
+        return {
+            "arrival_s": np.asarray(self.arrival_s),
+            "isl": np.asarray(self.isl, dtype=np.float64),
+            "osl": np.asarray(self.osl, dtype=np.float64),
+            "prefill_done_s": self.prefill_done_s[:n].copy(),
+            "first_token_s": self.first_token_s[:n].copy(),
+            "finish_s": self.finish_s[:n].copy(),
+        }

@@ -1,0 +1,94 @@
+"""The simulated workers' "true" performance: fast lookup tables from a profile.
+
+The simulator evaluates prefill time and decode ITL millions of times, so the perf
+model's splines and surfaces are tabulated once: prefill TTFT(ISL) and throughput/GPU
+(ISL) every ``isl_step`` tokens (clamped to the profile's range, as PerfModel does), and
+the decode ITL grid with the same bilinear lookup as ``DecodeModel`` but vectorised.
+``scaled_profile`` makes a profile ``slowdown`` times slower (TTFT and ITL x slowdown,
+throughput / slowdown) to play a graph that is slower than the planner believes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from numpy.typing import NDArray
+
+from planner.errors import ConfigError
+from planner.perf_model import PerfModel
+from planner.profile import ProfileData
+
+FloatArray = NDArray[np.float64]
+
+
+def scaled_profile(profile: ProfileData, *, slowdown: float) -> ProfileData:
+    """``profile`` with every latency x ``slowdown`` and every throughput / ``slowdown``."""
+    if not np.isfinite(slowdown) or slowdown <= 0:
+        raise ConfigError("slowdown", slowdown, "a finite number > 0")
+    p, d = profile.prefill, profile.decode
+    return dataclasses.replace(
+        profile,
+        prefill=dataclasses.replace(
+            p,
+            ttft_ms=p.ttft_ms * slowdown,
+            thpt_tokens_per_s_per_gpu=p.thpt_tokens_per_s_per_gpu / slowdown,
+        ),
+        decode=dataclasses.replace(
+            d,
+            itl_ms=d.itl_ms * slowdown,
+            thpt_tokens_per_s_per_gpu=d.thpt_tokens_per_s_per_gpu / slowdown,
+        ),
+        source=f"{profile.source} x{slowdown:g} slower",
+        meta=dataclasses.replace(
+            profile.meta, notes=f"{profile.meta.notes or ''} (scaled {slowdown:g}x slower)".strip()
+        ),
+    )
+
+
+class TruePerf:
+    """Tabulated prefill and decode performance of the simulated workers."""
+
+    def __init__(self, perf: PerfModel, *, isl_step: int = 8) -> None:
+        self.perf = perf
+        pre = perf.prefill
+        self.isl_step = isl_step
+        self.max_isl = pre.max_isl
+        n = int(np.ceil(pre.max_isl / isl_step)) + 2
+        grid = np.arange(n) * float(isl_step)
+        #: seconds; index = round(isl / isl_step)
+        self.ttft_s: list[float] = [pre.ttft_ms(float(x)).value / 1000.0 for x in grid]
+        self.thpt_tok_s: list[float] = [pre.thpt_per_gpu(float(x)).value for x in grid]
+        dec = perf.decode
+        self.max_kv_tokens = float(dec.max_kv_tokens)
+        self._itl_grid_s = dec.itl_grid / 1000.0
+        self._res = dec.resolution
+        self._max_ctx = dec.max_context
+
+    def _index(self, isl: float) -> int:
+        return min(int(isl / self.isl_step + 0.5), len(self.ttft_s) - 1)
+
+    def prefill_batch_s(
+        self, *, total_tokens: float, count: int, max_isl: float, gpus: int
+    ) -> float:
+        """Time for one batch: total / (thpt_per_gpu(mean ISL) x GPUs), >= TTFT(longest)."""
+        mean = total_tokens / count
+        t = total_tokens / (self.thpt_tok_s[self._index(mean)] * gpus)
+        floor = self.ttft_s[self._index(max_isl)]
+        return t if t > floor else floor
+
+    def itl_s(self, kv_usage: FloatArray, context_tokens: FloatArray) -> FloatArray:
+        """Vectorised bilinear ITL (s) on the profile's grid (kv clamped to [0, 1])."""
+        r = self._res - 1
+        fx = np.clip(kv_usage, 0.0, 1.0) * r
+        fy = np.clip(context_tokens / self._max_ctx, 0.0, 1.0) * r
+        x0 = fx.astype(np.int64)
+        y0 = fy.astype(np.int64)
+        x1 = np.minimum(x0 + 1, r)
+        y1 = np.minimum(y0 + 1, r)
+        tx, ty = fx - x0, fy - y0
+        g = self._itl_grid_s
+        top = g[y0, x0] * (1 - tx) + g[y0, x1] * tx
+        bot = g[y1, x0] * (1 - tx) + g[y1, x1] * tx
+        out: FloatArray = top * (1 - ty) + bot * ty
+        return out

@@ -1,0 +1,181 @@
+"""The simulated cluster: conservation, drain on scale-down, start-up, billing, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from planner.errors import ConfigError, TraceError
+from planner.perf_model import PerfModel
+from planner.sim import Cluster, ClusterConfig, TruePerf, observation_between, scaled_profile
+from planner.sim.workload import synthetic_trace
+from planner.types import Component
+
+P, D, A = Component.PREFILL, Component.DECODE, Component.AGG
+
+
+@pytest.fixture(scope="module")
+def truth(shipped_perf: PerfModel) -> TruePerf:
+    return TruePerf(shipped_perf)
+
+
+def _run(cluster: Cluster, trace, *, until_s: float) -> None:
+    cluster.submit(trace.arrival_s, trace.isl_tokens, trace.osl_tokens)
+    cluster.advance_to(until_s)
+
+
+def test_every_request_completes_once_in_order_of_its_phases(truth: TruePerf) -> None:
+    """Each request gets prefill <= first token <= finish, all after arrival, none lost."""
+    tr = synthetic_trace("sine", duration_s=300, base_rps=5, peak_rps=40, length_cv=0.5, seed=1)
+    c = Cluster(truth, ClusterConfig(startup_s=30), initial={P: 1, D: 1})
+    _run(c, tr, until_s=900)
+    o = c.outcomes()
+    assert len(o["arrival_s"]) == len(tr) > 1000
+    assert not np.isnan(o["finish_s"]).any()
+    assert (o["prefill_done_s"] > o["arrival_s"]).all()
+    assert (o["first_token_s"] >= o["prefill_done_s"]).all()
+    assert (o["finish_s"] >= o["first_token_s"]).all()
+    snap = c.snapshot()
+    assert snap.requests_total == snap.requests_finished == snap.ttft_count == len(tr)
+    assert snap.decode_active == snap.decode_waiting == 0
+
+
+def test_scale_down_drains_in_flight_requests_before_release(truth: TruePerf) -> None:
+    """Removing workers mid-load drops nothing; drained workers bill until their work ends."""
+    tr = synthetic_trace("constant", duration_s=200, base_rps=60, osl_tokens=400, seed=2)
+    c = Cluster(truth, ClusterConfig(startup_s=0), initial={P: 4, D: 4})
+    c.submit(tr.arrival_s, tr.isl_tokens, tr.osl_tokens)
+    c.advance_to(100.0)
+    active_before = c.decode.active
+    assert active_before > 0
+    c.set_targets({P: 1, D: 1}, now_s=100.0)
+    snap = c.snapshot()
+    assert snap.desired_replicas == {P: 1, D: 1}
+    assert snap.draining_replicas[D] == 3  # still finishing their requests
+    c.advance_to(400.0)
+    o = c.outcomes()
+    assert not np.isnan(o["finish_s"]).any()
+    drained = [w for w in c.fleet.workers if w.component is D and w.draining_since is not None]
+    assert len(drained) == 3
+    for w in drained:
+        assert w.released_s is not None and w.released_s > 100.0  # held until drained
+    assert c.snapshot().draining_replicas[D] == 0
+
+
+def test_new_workers_serve_only_after_startup(truth: TruePerf) -> None:
+    """A worker asked for at t becomes ready at t + startup_s, not before."""
+    c = Cluster(truth, ClusterConfig(startup_s=120), initial={P: 1, D: 1})
+    c.set_targets({P: 3}, now_s=10.0)
+    c.advance_to(129.0)
+    assert c.snapshot().ready_replicas[P] == 1
+    assert c.snapshot().desired_replicas[P] == 3
+    c.advance_to(130.0)
+    assert c.snapshot().ready_replicas[P] == 3
+
+
+def test_gpu_seconds_bill_from_request_to_release(truth: TruePerf) -> None:
+    """Billing: initial workers from t0; added ones from the ask; cancelled start-ups too."""
+    cfg = ClusterConfig(startup_s=100, gpus_per_worker={P: 2, D: 1})
+    c = Cluster(truth, cfg, initial={P: 1, D: 1})
+    c.set_targets({P: 2}, now_s=50.0)  # +1 prefill (2 GPUs) from t=50
+    c.set_targets({P: 1}, now_s=80.0)  # cancelled while starting: 30 s x 2 GPUs
+    c.advance_to(200.0)
+    snap = c.snapshot()
+    assert snap.gpu_seconds[P] == pytest.approx(200 * 2 + 30 * 2)
+    assert snap.gpu_seconds[D] == pytest.approx(200)
+    assert snap.gpu_hours == pytest.approx((460 + 200) / 3600)
+    assert c.fleet.scale_events[P] == 2
+
+
+def test_same_inputs_same_outcomes(truth: TruePerf) -> None:
+    """Determinism: the simulator has no hidden randomness."""
+    tr = synthetic_trace("spike", duration_s=200, base_rps=10, peak_rps=60, length_cv=1, seed=3)
+    outs = []
+    for _ in range(2):
+        c = Cluster(truth, ClusterConfig(startup_s=20), initial={P: 1, D: 1})
+        _run(c, tr, until_s=600)
+        c.set_targets({P: 2, D: 2}, now_s=600)
+        outs.append(c.outcomes())
+    for k in outs[0]:
+        np.testing.assert_array_equal(outs[0][k], outs[1][k])
+
+
+def test_prefill_batch_time_follows_the_profile(truth: TruePerf, shipped_perf: PerfModel) -> None:
+    """A lone prompt takes TTFT(ISL); a queue forms under overload and drains in order."""
+    c = Cluster(truth, ClusterConfig(), initial={P: 1, D: 1})
+    c.submit(np.array([0.0]), np.array([3000]), np.array([1]))
+    c.advance_to(5.0)
+    o = c.outcomes()
+    assert o["prefill_done_s"][0] == pytest.approx(
+        shipped_perf.prefill.ttft_ms(3000).value / 1000, rel=0.01
+    )
+    assert o["finish_s"][0] == pytest.approx(o["prefill_done_s"][0], abs=1e-9)  # OSL 1
+
+
+def test_kv_capacity_makes_admission_wait(truth: TruePerf) -> None:
+    """When decode KV is full, the next request waits (its TTFT grows) until KV frees."""
+    cap = truth.max_kv_tokens
+    big = int(cap * 0.6)
+    c = Cluster(truth, ClusterConfig(), initial={P: 2, D: 1})
+    c.submit(np.array([0.0, 0.0]), np.array([16000, 16000]), np.array([big, big]))
+    c.advance_to(10_000.0)
+    o = c.outcomes()
+    # the second request could not be admitted while the first held 60 % of the KV
+    assert o["first_token_s"][1] >= o["finish_s"][0] - 0.25
+
+
+def test_observation_between_matches_the_window(truth: TruePerf) -> None:
+    """The Observation counts the window's arrivals and means from counter deltas."""
+    tr = synthetic_trace("constant", duration_s=120, base_rps=20, isl_tokens=800, seed=4)
+    c = Cluster(truth, ClusterConfig(), initial={P: 1, D: 1})
+    c.submit(tr.arrival_s, tr.isl_tokens, tr.osl_tokens)
+    c.advance_to(60.0)
+    a = c.snapshot()
+    c.advance_to(120.0)
+    b = c.snapshot()
+    obs = observation_between(a, b)
+    n = int(((tr.arrival_s > 60) & (tr.arrival_s <= 120)).sum())
+    assert obs.requests == n and obs.window_s == 60.0
+    assert obs.isl_tokens == pytest.approx(800)
+    assert obs.ttft_s is not None and 0 < obs.ttft_s < 0.5
+    assert obs.current_replicas == {P: 1, D: 1}
+
+
+def test_aggregated_mode_serves_everything(truth: TruePerf) -> None:
+    """Agg workers do both phases; decode slows while its GPU prefills; nothing is lost."""
+    tr = synthetic_trace("constant", duration_s=120, base_rps=20, seed=5)
+    c = Cluster(truth, ClusterConfig(mode="agg", startup_s=10), initial={A: 2})
+    c.submit(tr.arrival_s, tr.isl_tokens, tr.osl_tokens)
+    c.advance_to(60)
+    c.set_targets({A: 1}, now_s=60)
+    c.advance_to(600)
+    o = c.outcomes()
+    assert not np.isnan(o["finish_s"]).any()
+    assert c.snapshot().draining_replicas[A] == 0
+
+
+def test_bad_input_is_rejected_with_the_field(truth: TruePerf) -> None:
+    """Unsorted arrivals, arrivals in the past, and bad targets raise naming the problem."""
+    c = Cluster(truth, ClusterConfig(), initial={P: 1, D: 1})
+    with pytest.raises(TraceError, match="sorted"):
+        c.submit(np.array([2.0, 1.0]), np.array([10, 10]), np.array([5, 5]))
+    c.advance_to(10.0)
+    with pytest.raises(TraceError, match="sorted"):
+        c.submit(np.array([5.0]), np.array([10]), np.array([5]))
+    with pytest.raises(ConfigError, match="agg"):
+        c.set_targets({A: 1}, now_s=10.0)
+    with pytest.raises(ConfigError, match="mode"):
+        ClusterConfig(mode="both")
+
+
+def test_scaled_profile_is_slower_everywhere(shipped_perf: PerfModel) -> None:
+    """The --true-slowdown helper scales latency up and throughput down by the factor."""
+    slow = PerfModel(scaled_profile(shipped_perf.profile, slowdown=1.2))
+    assert slow.prefill.ttft_ms(3000).value == pytest.approx(
+        1.2 * shipped_perf.prefill.ttft_ms(3000).value, rel=1e-6
+    )
+    a = slow.decode.itl_ms(kv_usage=0.5, context_tokens=3000).value
+    b = shipped_perf.decode.itl_ms(kv_usage=0.5, context_tokens=3000).value
+    assert a == pytest.approx(1.2 * b, rel=1e-3)
+    with pytest.raises(ConfigError):
+        scaled_profile(shipped_perf.profile, slowdown=0)

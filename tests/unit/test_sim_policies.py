@@ -1,0 +1,123 @@
+"""Policies in the loop on small synthetic workloads: step response, budget, conservation,
+determinism, the threshold and oracle controllers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from planner.perf_model import PerfModel
+from planner.settings import load_settings
+from planner.sim.experiment import Experiment
+from planner.sim.metrics import request_latencies, summarize
+from planner.sim.workload import synthetic_trace
+from planner.types import Component
+
+P, D = Component.PREFILL, Component.DECODE
+
+
+def _exp(perf: PerfModel, trace: Any, **overrides: Any) -> Experiment:
+    base = {"interval_s": 30, "startup_s": 60, "ttft_ms": 500, "itl_ms": 50}
+    base.update(overrides)
+    return Experiment(trace, load_settings(overrides=base), perf, perf)
+
+
+def test_step_load_adds_capacity_at_the_first_decision_and_recovers(
+    shipped_perf: PerfModel,
+) -> None:
+    """A 4x step: sla scales prefill up at the first tick after it; once that capacity is
+    ready the backlog drains and later requests meet TTFT; the initial fleet alone fails."""
+    tr = synthetic_trace(
+        "step", duration_s=900, base_rps=20, peak_rps=80, at_s=300, isl_tokens=3000, seed=7
+    )
+    exp = _exp(shipped_perf, tr)
+    initial = exp.initial_fleet()
+    run = exp.run(exp.controller("sla"), initial=initial)
+    by_t = {r.time_s: r for r in run.records}
+    assert by_t[330.0].targets[P] > initial[P]
+    ttft, _ = request_latencies(run.outcomes)
+    ready_s = 330 + 60 + 90  # decision + start-up + three intervals to drain the backlog
+    late = run.outcomes["arrival_s"] >= ready_s
+    assert (ttft[late] <= 0.5).mean() >= 0.99
+    static = exp.run(_static(initial), initial=initial)
+    s_ttft, _ = request_latencies(static.outcomes)
+    assert (s_ttft[late] <= 0.5).mean() < 0.5  # the step really needs more capacity
+
+
+def _static(fleet: dict[Component, int]) -> Any:
+    from planner.sim.controllers import StaticController
+
+    return StaticController(dict(fleet))
+
+
+@pytest.mark.parametrize("policy", ["sla", "dynamo", "threshold"])
+def test_gpu_budget_is_never_exceeded(shipped_perf: PerfModel, policy: str) -> None:
+    """Under a load needing far more than 6 GPUs, no decision asks for more than 6."""
+    tr = synthetic_trace("ramp", duration_s=600, base_rps=20, peak_rps=200, seed=8)
+    exp = _exp(shipped_perf, tr, **{"budget.max_gpus": 6})
+    initial = {P: 2, D: 1}
+    if policy == "threshold":
+        from planner.sim.controllers import ThresholdController
+
+        ctl: Any = ThresholdController(components=(P, D), gpus_per_worker={P: 1, D: 1})
+    else:
+        ctl = exp.controller(policy)
+    run = exp.run(ctl, initial=initial)
+    s = summarize(run, exp.targets)
+    asked = [r.target_gpus for r in run.records if r.targets]
+    if policy != "threshold":  # the HPA-like baseline knows no budget: only report it
+        assert s["budget_violations"] == 0
+        assert max(asked) == 6  # the budget was binding, so the check means something
+    else:
+        assert s["budget_violations"] == sum(1 for g in asked if g > 6)
+
+
+def test_planner_in_the_loop_conserves_requests_through_scale_downs(
+    shipped_perf: PerfModel,
+) -> None:
+    """Sine load with scale-ups and scale-downs: every request finishes exactly once."""
+    tr = synthetic_trace(
+        "sine", duration_s=1800, base_rps=5, peak_rps=60, period_s=900, length_cv=0.6, seed=9
+    )
+    exp = _exp(shipped_perf, tr, **{"stabilization.scale_down_window_s": 60})
+    run = exp.run(exp.controller("sla"), initial=exp.initial_fleet())
+    o = run.outcomes
+    assert len(o["finish_s"]) == len(tr)
+    assert not np.isnan(o["finish_s"]).any()
+    s = summarize(run, exp.targets)
+    assert s["unfinished"] == 0
+    downs = [r for r in run.records if r.targets and r.targets[P] < r.desired[P]]
+    assert downs, "the load fell but the fleet never shrank"
+
+
+def test_same_seed_same_summary(shipped_perf: PerfModel) -> None:
+    """Whole comparison is deterministic for a seed."""
+    tr = synthetic_trace("spike", duration_s=600, base_rps=10, peak_rps=50, seed=10)
+    a, _ = _exp(shipped_perf, tr).compare(["sla", "threshold", "oracle"])
+    b, _ = _exp(shipped_perf, tr).compare(["sla", "threshold", "oracle"])
+    assert a == b
+
+
+def test_static99_search_finds_the_smallest_passing_fleet(shipped_perf: PerfModel) -> None:
+    """static99 reaches 99%; one prefill or decode worker fewer does not."""
+    tr = synthetic_trace("constant", duration_s=300, base_rps=40, isl_tokens=2000, seed=11)
+    exp = _exp(shipped_perf, tr)
+    fleet, run = exp.static99()
+    assert summarize(run, exp.targets)["attainment"]["both"] >= 0.99
+    for comp in (P, D):
+        if fleet[comp] > 1:
+            both, _ = exp._static({**fleet, comp: fleet[comp] - 1})
+            assert both < 0.99
+
+
+def test_oracle_starts_instantly_and_tracks_the_load(shipped_perf: PerfModel) -> None:
+    """The oracle's fleet follows the true load of each coming interval."""
+    tr = synthetic_trace("step", duration_s=600, base_rps=10, peak_rps=60, at_s=300, seed=12)
+    exp = _exp(shipped_perf, tr)
+    run = exp.run(exp.controller("oracle"), initial=exp.initial_fleet(), startup_s=0.0)
+    by_t = {r.time_s: r for r in run.records}
+    # at t=300 it sizes for [300, 330), the first interval of the step
+    assert by_t[300.0].targets[P] > by_t[270.0].targets[P]
+    assert summarize(run, exp.targets)["attainment"]["both"] >= 0.99

@@ -9,7 +9,7 @@ from planner.perf_model import PerfModel
 from planner.policy import PlannerState, plan
 from planner.profile import load_profile
 from planner.settings import PlannerSettings
-from planner.types import Decision, Forecast, Observation
+from planner.types import Decision, Forecast, LoadPoint, Observation
 
 
 class Planner:
@@ -33,6 +33,15 @@ class Planner:
             settings.predictor.name, quantile=settings.predictor.quantile
         )
         self.state = PlannerState()
+        #: trace points to seed the forecaster with, re-timed at the first step
+        self._warm_points: list[LoadPoint] = []
+        if settings.predictor.warm_start_trace is not None and forecaster is None:
+            from planner.forecast.warm_start import load_series
+
+            series = load_series(
+                settings.predictor.warm_start_trace, interval_s=settings.interval_s
+            )
+            self._warm_points = series.points()
 
     @property
     def horizon_s(self) -> float:
@@ -42,6 +51,14 @@ class Planner:
 
     def step(self, observation: Observation, *, now: float) -> Decision:
         """Record ``observation`` (the window ending at ``now``) and decide."""
+        if self._warm_points:
+            from planner.forecast.warm_start import retimed, warm_start
+
+            warm_start(
+                self.forecaster,
+                retimed(self._warm_points, end_time_s=now - self.settings.interval_s),
+            )
+            self._warm_points = []
         self.forecaster.observe(observation.load_point(time_s=now))
         forecast = self.forecaster.forecast(horizon_s=self.horizon_s)
         return self.decide(observation, forecast, now=now)

@@ -6,7 +6,14 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -68,9 +75,30 @@ class CorrectionSettings(_Section):
 
 
 class PredictorSettings(_Section):
+    #: a registered forecaster: constant, seasonal, kalman, arima, prophet or auto
     name: str = "constant"
     #: nominal level of the upper quantile the forecasters report
     quantile: float = Field(0.9, gt=0.5, lt=1.0)
+    #: trace file to seed the forecaster from at start-up (see docs/forecasting.md)
+    warm_start_trace: Path | None = None
+    #: wall-clock budget of one background refit before it is abandoned
+    refit_budget_s: float = Field(30.0, gt=0)
+
+    @field_validator("name")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        from planner.forecast.registry import available_forecasters
+
+        if value not in available_forecasters():
+            raise ValueError(f"one of {', '.join(available_forecasters())}")
+        return value
+
+    @field_validator("warm_start_trace")
+    @classmethod
+    def _exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.exists():
+            raise ValueError("an existing trace file")
+        return value
 
 
 class SlaPolicySettings(_Section):
@@ -365,7 +393,7 @@ class PlannerSettings(BaseSettings):
 def _describe(err: Any) -> ConfigError:
     field = ".".join(str(p) for p in err.get("loc", ())) or "<settings>"
     value = err.get("input")
-    expected = err.get("msg", "a valid value")
+    expected = str(err.get("msg", "a valid value")).removeprefix("Value error, ")
     ctx = err.get("ctx") or {}
     if "expected" in ctx:
         expected = f"{expected} ({ctx['expected']})"

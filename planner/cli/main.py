@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "planner.cli.profile",
     "planner.cli.run",
     "planner.cli.simulate",
+    "planner.cli.backtest",
 )
 
 

@@ -23,6 +23,7 @@ FLAG_FIELDS = {
     "agg_gpus": "agg.gpus_per_worker",
     "min_replicas": None,
     "predictor": "predictor.name",
+    "warm_start_trace": "predictor.warm_start_trace",
 }
 
 
@@ -42,6 +43,9 @@ def add_settings_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--agg-gpus", type=int, help="GPUs per aggregated worker")
     g.add_argument("--min-replicas", type=int, help="minimum replicas for every component")
     g.add_argument("--predictor", help="load predictor name")
+    g.add_argument(
+        "--warm-start-trace", metavar="PATH", help="trace to seed the load forecaster from"
+    )
 
 
 def settings_from_args(args: argparse.Namespace) -> PlannerSettings:

@@ -1,59 +1,25 @@
-"""The ``constant`` forecaster: the last observed value, with an empirical upper band."""
+"""The ``constant`` forecaster: the last observed value, with a calibrated upper band."""
 
 from __future__ import annotations
 
-from collections import deque
+from typing import Any
 
-import numpy as np
-
-from planner.types import Forecast, LoadPoint, Quantity
+from planner.forecast.engine import ModelForecaster
 
 
-class _LastValue:
-    """Last finite non-negative value of one series plus recent step ratios."""
+class ConstantForecaster(ModelForecaster):
+    """Repeats the last non-missing value of each series.
 
-    def __init__(self, *, window: int) -> None:
-        self.last: float | None = None
-        self._ratios: deque[float] = deque(maxlen=window)
-
-    def add(self, value: float | None) -> None:
-        if value is None or not np.isfinite(value) or value < 0:
-            return
-        if self.last is not None and self.last > 0:
-            self._ratios.append(value / self.last)
-        self.last = float(value)
-
-    def quantity(self, quantile: float) -> Quantity:
-        point = self.last or 0.0
-        # upper band: the quantile of recent step-to-step growth, never below 1x
-        factor = float(np.quantile(self._ratios, quantile)) if self._ratios else 1.0
-        return Quantity(point=point, upper=point * max(1.0, factor))
-
-
-class ConstantForecaster:
-    """Repeats the last value; idle windows set the rate to 0 but keep ISL/OSL."""
+    Idle windows set the rate to 0 and keep the last ISL/OSL; missing windows change
+    nothing. The upper value comes from the rolling h-step residuals of this very
+    forecast (``planner.forecast.calibration``), so it is honest per horizon.
+    """
 
     name = "constant"
+    fits = False
 
-    def __init__(self, *, quantile: float = 0.9, window: int = 60) -> None:
-        self.quantile = quantile
-        self._rate = _LastValue(window=window)
-        self._isl = _LastValue(window=window)
-        self._osl = _LastValue(window=window)
+    def __init__(self, *, quantile: float = 0.9, window: int = 256, **kw: Any) -> None:
+        super().__init__(quantile=quantile, calibration_window=window, **kw)
 
-    def observe(self, point: LoadPoint) -> None:
-        if point.request_rate_rps is None:
-            return  # missing window: a gap, not a zero
-        self._rate.add(point.request_rate_rps)
-        self._isl.add(point.isl_tokens)
-        self._osl.add(point.osl_tokens)
-
-    def forecast(self, *, horizon_s: float) -> Forecast:
-        return Forecast(
-            horizon_s=horizon_s,
-            request_rate_rps=self._rate.quantity(self.quantile),
-            isl_tokens=self._isl.quantity(self.quantile),
-            osl_tokens=self._osl.quantity(self.quantile),
-            quantile=self.quantile,
-            predictor=self.name,
-        )
+    def _predict(self, series: str, steps: int) -> float | None:
+        return self.history.last_valid(series)

@@ -1,0 +1,133 @@
+"""The ``prophet`` forecaster: Prophet per series on a bounded window, refit on a schedule.
+
+Each fit uses the last ``fit_window`` intervals, turns daily seasonality on only when
+the window spans at least 2 days and weekly only when it spans at least 2 weeks (never
+yearly), skips uncertainty sampling (the upper band is calibrated from residuals like
+every other forecaster) and predicts a table of the next ``2 * refit_every + 128``
+intervals at once; ticks between refits only look values up. cmdstanpy and prophet log
+noise is silenced. Prophet does not condition on values after its fit, so it is a
+seasonal/trend model, not a persistence one: ``auto`` decides when that helps.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from planner.forecast.base import FitJob
+from planner.forecast.engine import ModelForecaster
+from planner.forecast.history import SERIES
+from planner.forecast.seasonal import DAY_S
+
+MIN_POINTS = 16
+
+
+@dataclass(frozen=True)
+class ProphetTable:
+    """Predicted values for absolute indices ``first_index ..`` per series."""
+
+    first_index: int
+    values: dict[str, NDArray[np.float64] | None]
+    seasonalities: tuple[str, ...]
+
+
+def _quiet_prophet() -> None:
+    for name in ("cmdstanpy", "prophet", "prophet.plot"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    # cmdstanpy installs a DEBUG-level stderr handler on first use unless one exists
+    stan = logging.getLogger("cmdstanpy")
+    if not stan.handlers:
+        stan.addHandler(logging.NullHandler())
+    # "Importing plotly failed": plots are not used here
+    logging.getLogger("prophet.plot").disabled = True
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"prophet\.")
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"prophet\.")
+
+
+def fit_table(
+    data: dict[str, NDArray[np.float64]],
+    *,
+    last_index: int,
+    last_time_s: float,
+    interval_s: float,
+    ahead: int,
+) -> ProphetTable:
+    """Fit one Prophet model per series; predict indices last_index+1 .. last_index+ahead."""
+    _quiet_prophet()  # before the import: prophet logs while importing
+    import pandas as pd
+    from prophet import Prophet
+
+    span_s = max(y.size for y in data.values()) * interval_s
+    daily = span_s >= 2 * DAY_S
+    weekly = span_s >= 14 * DAY_S
+    future_t = last_time_s + interval_s * np.arange(1, ahead + 1)
+    future = pd.DataFrame({"ds": pd.to_datetime(future_t, unit="s")})
+    out: dict[str, NDArray[np.float64] | None] = {}
+    for s, y in data.items():
+        if np.isfinite(y).sum() < MIN_POINTS:
+            out[s] = None
+            continue
+        t = last_time_s - interval_s * np.arange(y.size - 1, -1, -1)
+        frame = pd.DataFrame({"ds": pd.to_datetime(t, unit="s"), "y": y})
+        frame = frame[np.isfinite(y)]
+        model = Prophet(
+            daily_seasonality=daily,
+            weekly_seasonality=weekly,
+            yearly_seasonality=False,
+            uncertainty_samples=0,
+        )
+        model.fit(frame)
+        pred = model.predict(future)["yhat"].to_numpy(dtype=float)
+        out[s] = np.maximum(pred, 0.0)
+    seasons = tuple(n for n, on in (("daily", daily), ("weekly", weekly)) if on)
+    return ProphetTable(first_index=last_index + 1, values=out, seasonalities=seasons)
+
+
+class ProphetForecaster(ModelForecaster):
+    """Prophet trend + seasonality, looked up from a table between refits."""
+
+    name = "prophet"
+
+    def __init__(self, *, fit_window: int = 1008, **kw: Any) -> None:
+        kw.setdefault("refit_every", 24)
+        kw.setdefault("warmup", MIN_POINTS)
+        super().__init__(**kw)
+        self.fit_window = fit_window
+        self._table: ProphetTable | None = None
+
+    def _make_fit_job(self) -> FitJob:
+        data = {s: self.history.values(s, self.fit_window) for s in SERIES}
+        last_index = self.history.total - 1
+        last_time_s = self.history.last_time_s or 0.0
+        interval_s = self.history.interval_s
+        ahead = 2 * self.refit_every + 128
+
+        def job() -> ProphetTable:
+            return fit_table(
+                data,
+                last_index=last_index,
+                last_time_s=last_time_s,
+                interval_s=interval_s,
+                ahead=ahead,
+            )
+
+        return job
+
+    def _install(self, model: Any) -> None:
+        assert isinstance(model, ProphetTable)
+        self._table = model
+
+    def _predict(self, series: str, steps: int) -> float | None:
+        table = self._table
+        if table is None:
+            return None
+        values = table.values.get(series)
+        offset = self.history.total - 1 + steps - table.first_index
+        if values is None or not 0 <= offset < values.size:
+            return None
+        return float(values[offset])

@@ -1,0 +1,115 @@
+"""Backtest table for docs/forecasting.md: every predictor on the three public traces at
+one interval, 30 and 60 minutes ahead.
+
+``python -m tests.bench.backtests`` (or ``make backtests``) writes
+out/backtests/backtests.json and rewrites the block between the markers in
+docs/forecasting.md. Azure code/conv are binned at 60 s; ServeGen m-small is summed over
+clients at its 600-s windows (all-client-empty windows are missing and not scored).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import SHARED_DATA
+
+OUT = Path("out/backtests")
+DOC = Path("docs/forecasting.md")
+BEGIN, END = "<!-- backtests:begin -->", "<!-- backtests:end -->"
+TRACES = (
+    ("azure_code", "traces/azure_llm_2023_code.csv", 60.0),
+    ("azure_conv", "traces/azure_llm_2023_conv.csv", 60.0),
+    ("servegen_m_small", "traces/servegen_language_m-small.tar.gz", 600.0),
+)
+PREDICTORS = ("constant", "seasonal", "kalman", "arima", "prophet", "auto")
+HORIZONS_MIN = (None, 30, 60)  # None: one interval
+QUANTILE = 0.9
+
+
+def _one(label: str, rel: str, interval_s: float) -> dict[str, Any]:
+    from planner.forecast.backtest import backtest
+    from planner.forecast.warm_start import load_series
+
+    series = load_series(SHARED_DATA / rel, interval_s=interval_s)
+    horizons = [interval_s if m is None else m * 60.0 for m in HORIZONS_MIN]
+    t0 = time.perf_counter()
+    results, _ = backtest(series, predictors=PREDICTORS, horizons_s=horizons, quantile=QUANTILE)
+    return {
+        "trace": rel,
+        "interval_s": interval_s,
+        "intervals": len(series),
+        "missing": int(series.missing.sum()),
+        "idle": int(((series.rate_rps <= 0) & ~series.missing).sum()),
+        "wall_s": round(time.perf_counter() - t0, 1),
+        "results": results,
+    }
+
+
+def _cell(m: dict[str, Any], key: str, spec: str) -> str:
+    v = m.get(key)
+    return "n/a" if v is None else format(v, spec)
+
+
+def markdown(all_results: dict[str, Any]) -> str:
+    lines: list[str] = []
+    for label, tr in all_results.items():
+        lines += [
+            f"#### {label} ({tr['trace']}, {tr['interval_s']:g}-s intervals, "
+            f"{tr['intervals']} intervals, {tr['missing']} missing, {tr['idle']} idle; "
+            f"backtest wall {tr['wall_s']} s)",
+            "",
+            "| horizon | series | predictor | sMAPE % | MASE | MAE | cover % (q0.9) "
+            "| upper excess % | n |",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        first = next(iter(tr["results"].values()))
+        for hkey, hentry in first["horizons"].items():
+            for s in ("rate", "isl", "osl"):
+                for name, res in tr["results"].items():
+                    m = res["horizons"][hkey][s]
+                    lines.append(
+                        f"| {hkey} (h={hentry['steps']}) | {s} | {name} "
+                        f"| {_cell(m, 'smape_pct', '.2f')} | {_cell(m, 'mase', '.3f')} "
+                        f"| {_cell(m, 'mae', '.4g')} | {_cell(m, 'coverage_pct', '.1f')} "
+                        f"| {_cell(m, 'upper_excess_pct', '.1f')} | {m['n']} |"
+                    )
+        lines += ["", "| predictor | tick median ms | tick p99 ms | fits | fit median ms "
+                  "| fit max ms |", "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+        for name, res in tr["results"].items():
+            t, f = res["tick"], res["fit"]
+            lines.append(
+                f"| {name} | {_cell(t, 'median_ms', '.3f')} | {_cell(t, 'p99_ms', '.1f')} "
+                f"| {f['count']} | {_cell(f, 'median_ms', '.0f')} | {_cell(f, 'max_ms', '.0f')} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    workers = int(argv[0]) if argv else 2
+    t0 = time.perf_counter()
+    with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = {label: pool.submit(_one, label, rel, iv) for label, rel, iv in TRACES}
+        all_results = {label: fut.result() for label, fut in futures.items()}
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "backtests.json").write_text(json.dumps(all_results, indent=2) + "\n")
+    table = markdown(all_results)
+    (OUT / "backtests.md").write_text(table + "\n")
+    if DOC.exists():
+        text = DOC.read_text()
+        if BEGIN in text and END in text:
+            head, rest = text.split(BEGIN, 1)
+            _, tail = rest.split(END, 1)
+            DOC.write_text(f"{head}{BEGIN}\n{table}\n{END}{tail}")
+    print(table)
+    print(f"wrote {OUT / 'backtests.json'} in {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test check lint format typecheck bench evaluate clean deploy-check gpu-wheel gpu-test
+.PHONY: install run test check lint format typecheck bench evaluate backtests clean deploy-check gpu-wheel gpu-test
 
 install: $(STAMP)
 
@@ -52,6 +52,10 @@ bench: install
 # Policy comparison on the shared traces; regenerates docs/simulation.md (several minutes).
 evaluate: install
 	$(PY) -m tests.bench.evaluate
+
+# Forecaster backtests on the public traces -> out/backtests/ and docs/forecasting.md
+backtests: install
+	$(PY) -m tests.bench.backtests
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache out

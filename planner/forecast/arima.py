@@ -32,7 +32,7 @@ from planner.forecast.engine import ModelForecaster
 from planner.forecast.history import SERIES
 from planner.forecast.seasonal import SEASONAL_DAYS, period_steps, seasonal_base, seasonal_base_at
 
-ORDERS: tuple[tuple[int, int, int], ...] = ((1, 0, 0), (2, 0, 0), (1, 0, 1), (0, 1, 1), (1, 1, 1))
+ORDERS: tuple[tuple[int, int, int], ...] = ((1, 0, 0), (1, 0, 1), (0, 1, 1), (1, 1, 1))
 MIN_POINTS = 16
 
 
@@ -172,12 +172,12 @@ class ArimaForecaster(ModelForecaster):
         self,
         *,
         fit_window: int = 576,
-        select_every: int = 4,
+        select_every: int = 6,
         criterion: Literal["aic", "bic"] = "aic",
         seasonal: bool = True,
         **kw: Any,
     ) -> None:
-        kw.setdefault("refit_every", 36)
+        kw.setdefault("refit_every", 48)
         kw.setdefault("warmup", MIN_POINTS)
         super().__init__(**kw)
         self.fit_window = fit_window

@@ -40,7 +40,7 @@ class AutoForecaster(ModelForecaster):
         self,
         *,
         members: Sequence[str] = DEFAULT_MEMBERS,
-        window: int = 48,
+        window: int = 96,
         min_scored: int = 24,
         margin: float = 0.10,
         member_options: dict[str, dict[str, Any]] | None = None,

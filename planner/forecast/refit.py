@@ -59,14 +59,15 @@ class AsyncRefitter:
         if not self.forecaster.needs_refit():
             return False
         job = self.forecaster.fit_snapshot()
+        start = time.perf_counter()
         self._future = self._executor.submit(job)
-        self._task = asyncio.get_running_loop().create_task(self._await(self._future))
+        self._task = asyncio.get_running_loop().create_task(self._await(self._future, start))
         return True
 
-    async def _await(self, future: concurrent.futures.Future[object]) -> None:
-        start = time.perf_counter()
+    async def _await(self, future: concurrent.futures.Future[object], start: float) -> None:
         wrapped = asyncio.wrap_future(future)
-        done, _ = await asyncio.wait({wrapped}, timeout=self.budget_s)
+        remaining = self.budget_s - (time.perf_counter() - start)
+        done, _ = await asyncio.wait({wrapped}, timeout=max(0.0, remaining))
         seconds = time.perf_counter() - start
         if not done:
             # the thread keeps running; drop its result when it ends (no retrieval error)

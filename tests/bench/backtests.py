@@ -1,9 +1,10 @@
 """Backtest table for docs/forecasting.md: every predictor on the three public traces at
 one interval, 30 and 60 minutes ahead.
 
-``python -m tests.bench.backtests`` (or ``make backtests``) writes
+``python -m tests.bench.backtests [WORKERS]`` (or ``make backtests``) writes
 out/backtests/backtests.json and rewrites the block between the markers in
-docs/forecasting.md. Azure code/conv are binned at 60 s; ServeGen m-small is summed over
+docs/forecasting.md; ``--from-json`` re-renders the markdown from that JSON.
+Azure code/conv are binned at 60 s; ServeGen m-small is summed over
 clients at its 600-s windows (all-client-empty windows are missing and not scored).
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -90,15 +92,68 @@ def markdown(all_results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def checks(all_results: dict[str, Any]) -> str:
+    """The two acceptance checks, computed from the results (never asserted here)."""
+    lines = ["**Checks** (computed by the script from the numbers above):", ""]
+    worst: tuple[float, str] = (-math.inf, "")
+    for label, tr in all_results.items():
+        res = tr["results"]
+        for hkey in res["constant"]["horizons"]:
+            for s in ("rate", "isl", "osl"):
+                a, c = res["auto"]["horizons"][hkey][s], res["constant"]["horizons"][hkey][s]
+                if a["smape_pct"] is None or not c["smape_pct"]:
+                    continue
+                for metric in ("smape_pct", "mae"):
+                    ratio = a[metric] / c[metric] - 1 if c[metric] else 0.0
+                    if ratio > worst[0]:
+                        worst = (ratio, f"{label} {hkey} {s} {metric}")
+    lines.append(
+        f"- auto vs constant, worst case over every trace, horizon, series and metric "
+        f"(sMAPE, MAE): {100 * worst[0]:+.2f} % ({worst[1]}); the bar is +2 %."
+    )
+    sg = all_results.get("servegen_m_small")
+    if sg is not None:
+        res = sg["results"]
+        base = res["constant"]["horizons"]["3600s"]["rate"]["smape_pct"]
+        best = min(
+            (r["horizons"]["3600s"]["rate"]["smape_pct"], n)
+            for n, r in res.items()
+            if n != "constant"
+        )
+        lines.append(
+            f"- ServeGen 60 min request-rate sMAPE: best {best[1]} {best[0]:.2f} % vs "
+            f"constant {base:.2f} % ({100 * (1 - best[0] / base):.1f} % better; the bar is 10 %)."
+        )
+    cov = [
+        (r["horizons"][h][s]["coverage_pct"], f"{label} {n} {h} {s}")
+        for label, tr in all_results.items()
+        for n, r in tr["results"].items()
+        for h in r["horizons"]
+        for s in ("rate", "isl", "osl")
+        if r["horizons"][h][s]["coverage_pct"] is not None
+    ]
+    off = [c for c in cov if abs(c[0] - 100 * QUANTILE) > 5]
+    lines.append(
+        f"- q{QUANTILE:g} coverage within ±5 points of {100 * QUANTILE:g} %: "
+        f"{len(cov) - len(off)} of {len(cov)} cells; outside: "
+        + (", ".join(f"{name} {c:.1f} %" for c, name in off) or "none")
+        + "."
+    )
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> int:
-    workers = int(argv[0]) if argv else 2
     t0 = time.perf_counter()
-    with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = {label: pool.submit(_one, label, rel, iv) for label, rel, iv in TRACES}
-        all_results = {label: fut.result() for label, fut in futures.items()}
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "backtests.json").write_text(json.dumps(all_results, indent=2) + "\n")
-    table = markdown(all_results)
+    if argv and argv[0] == "--from-json":
+        all_results = json.loads((OUT / "backtests.json").read_text())
+    else:
+        workers = int(argv[0]) if argv else 2
+        with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = {label: pool.submit(_one, label, rel, iv) for label, rel, iv in TRACES}
+            all_results = {label: fut.result() for label, fut in futures.items()}
+        OUT.mkdir(parents=True, exist_ok=True)
+        (OUT / "backtests.json").write_text(json.dumps(all_results, indent=2) + "\n")
+    table = markdown(all_results) + "\n" + checks(all_results) + "\n"
     (OUT / "backtests.md").write_text(table + "\n")
     if DOC.exists():
         text = DOC.read_text()

@@ -1,0 +1,62 @@
+"""Forecaster cost: per-tick observe + forecast (state updates only, no refit) and the
+refit times, on the ServeGen m-small series (600-s intervals) warm-started with 4 days.
+
+A tick here is observe(point) + forecast(horizon_s=3600); refits are off during the
+timed ticks (as under AsyncRefitter, where they run in a worker thread) and timed
+separately by running the forecaster's own fit job.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from planner.forecast import make_forecaster
+from planner.forecast.engine import ModelForecaster
+from planner.forecast.warm_start import load_series, warm_start
+from tests.conftest import SHARED_DATA
+
+WARM = 576  # 4 days of 600-s intervals
+TICKS = 200
+FITS = 6  # arima re-selects its orders every 6th fit: one selection, five re-estimates
+
+
+def _ms(samples: list[float]) -> dict[str, float]:
+    x = np.asarray(samples) * 1000
+    return {
+        "median_ms": round(float(np.median(x)), 4),
+        "p99_ms": round(float(np.quantile(x, 0.99)), 4),
+        "max_ms": round(float(x.max()), 4),
+    }
+
+
+def run() -> dict[str, Any]:
+    series = load_series(SHARED_DATA / "traces/servegen_language_m-small.tar.gz", interval_s=600.0)
+    points = series.points()
+    out: dict[str, Any] = {"ticks": TICKS, "warm_intervals": WARM}
+    for name in ("constant", "seasonal", "kalman", "arima", "prophet", "auto"):
+        f = make_forecaster(name, quantile=0.9, interval_s=600.0)
+        assert isinstance(f, ModelForecaster)
+        warm_start(f, points[:WARM])  # fits once at the end
+        f.inline_refit = False
+        ticks = []
+        for p in points[WARM : WARM + TICKS]:
+            t0 = time.perf_counter()
+            f.observe(p)
+            f.forecast(horizon_s=3600.0)
+            ticks.append(time.perf_counter() - t0)
+        entry: dict[str, Any] = {"tick": _ms(ticks)}
+        if f.fits:
+            fits: dict[str, list[float]] = {}
+            for _ in range(FITS):
+                job = f.fit_snapshot()
+                t0 = time.perf_counter()
+                model = job()
+                f.install(model)
+                kind = "refit_select" if getattr(model, "selected", False) else "refit"
+                fits.setdefault(kind, []).append(time.perf_counter() - t0)
+            entry.update({kind: _ms(v) for kind, v in fits.items()})
+        out[name] = entry
+    return out

@@ -4,17 +4,21 @@ error, but ``constant`` unless a challenger is clearly better.
 Every member (default: constant, seasonal, kalman, arima,
 prophet) sees every point and forecasts
 every horizon ``auto`` is asked for; each member's point forecasts are scored when
-their target interval arrives (absolute error, rolling window of ``window`` resolved
-forecasts per member, series and horizon). The choice for (series, h) is the member
-with the lowest mean error over that window, if it has at least ``min_scored`` scores
-and its error is below (1 - ``margin``) x constant's on the same targets; otherwise
-constant. The upper quantile is calibrated on ``auto``'s own output. Fits of all
+their target interval arrives (absolute error per member, series and horizon). The
+choice for (series, h) is the member with the lowest mean error over the last
+``window`` scores, if it has at least ``min_scored`` of them, that error is below
+(1 - ``margin``) x constant's on the same targets, and its long-run mean error (last
+``long_window`` scores) is below constant's too; otherwise constant. The long-run test
+keeps a member that was lucky over one window (rare level jumps dominate the error of
+step-like series such as ServeGen's ISL/OSL) from displacing constant.
+The upper quantile is calibrated on ``auto``'s own output. Fits of all
 members due run in one job (inline or through ``AsyncRefitter``); a failing member
 falls back on its own and the note says which.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import replace
@@ -40,9 +44,10 @@ class AutoForecaster(ModelForecaster):
         self,
         *,
         members: Sequence[str] = DEFAULT_MEMBERS,
-        window: int = 96,
+        window: int = 48,
         min_scored: int = 24,
         margin: float = 0.10,
+        long_window: int = 2000,
         member_options: dict[str, dict[str, Any]] | None = None,
         **kw: Any,
     ) -> None:
@@ -64,6 +69,7 @@ class AutoForecaster(ModelForecaster):
             member.inline_refit = False  # auto schedules its members' fits
             self.members[name] = member
         self.window, self.min_scored, self.margin = window, min_scored, margin
+        self.long_window = long_window
         self._errors: dict[tuple[str, str, int], deque[float]] = {}
         self._pending: dict[tuple[str, str, int], dict[int, float]] = {}
         self._current: dict[str, Forecast] = {}
@@ -98,14 +104,21 @@ class AutoForecaster(ModelForecaster):
                 point = pending.pop(target)
                 actual = self.history.at(s, index)
                 if target == index and np.isfinite(actual):
-                    errs = self._errors.setdefault((n, s, steps), deque(maxlen=self.window))
+                    key = (n, s, steps)
+                    errs = self._errors.setdefault(key, deque(maxlen=self.long_window))
                     errs.append(abs(actual - point))
 
-    def rolling_error(self, member: str, series: str, steps: int) -> float | None:
+    def rolling_error(
+        self, member: str, series: str, steps: int, *, long_run: bool = False
+    ) -> float | None:
+        """Mean absolute error over the last ``window`` (or ``long_window``) scores."""
         errs = self._errors.get((member, series, steps))
         if errs is None or len(errs) < self.min_scored:
             return None
-        return float(np.mean(errs))
+        if long_run:
+            return float(np.mean(errs))
+        recent = list(itertools.islice(reversed(errs), self.window))
+        return float(np.mean(recent))
 
     def _predict(self, series: str, steps: int) -> float | None:
         base = self.rolling_error("constant", series, steps)
@@ -118,7 +131,10 @@ class AutoForecaster(ModelForecaster):
             }
             best = min(scored, key=lambda n: scored[n])
             if best != "constant" and scored[best] < (1.0 - self.margin) * base:
-                choice = best
+                long_best = self.rolling_error(best, series, steps, long_run=True)
+                long_base = self.rolling_error("constant", series, steps, long_run=True)
+                if long_best is not None and long_base is not None and long_best < long_base:
+                    choice = best
         self.choices[(series, steps)] = choice
         return float(getattr(self._current[choice], _FIELDS[series]).point)
 

@@ -1,15 +1,19 @@
 """Upper quantiles from rolling out-of-sample residuals, per series and horizon.
 
 Model intervals are not trusted. Every forecast (point p, horizon h) is remembered
-until its target interval arrives; the normalised residual r = (actual - p) / s, with
-s = max(p, 10% of the recent mean) (``LoadHistory.scale``), joins a rolling window for
-that (series, h). The upper value is p + s * Q(level) over that window (split-conformal
-style). ``level`` starts at the nominal quantile and is nudged after each resolved
+until its target interval arrives; the residual r = actual - p (in the series' units)
+joins a rolling window for that (series, h). The upper value is p + Q(level) over that
+window (split-conformal style). Residuals normalised by the level (r / max(p, ...)) were
+tried and gave the same coverage with wider bands on every trace in the backtests
+(docs/forecasting.md), most of all on intermittent load. ``level`` starts at the
+nominal quantile and is nudged after each resolved
 forecast by adaptive conformal inference (Gibbs & Candès, 2021):
 level += gamma * (miss - (1 - quantile)), so the long-run miss rate tracks the nominal
 one under drift. Until a (series, h) pair has ``min_residuals`` residuals, the
-residuals of the naive h-step change over the history stand in; with fewer than 5 of
-those either, the upper value is 1.5 x the point and the forecast says "uncalibrated".
+h-step changes of the history (what ``constant`` would have missed) stand in, or with
+fewer than 5 of those the one-step changes times sqrt(h) (random-walk spread); with
+fewer than 5 of those either, the upper value is the point plus half the recent level
+(max of the point and the recent mean) and the forecast says "uncalibrated".
 """
 
 from __future__ import annotations
@@ -23,13 +27,13 @@ import numpy as np
 from planner.forecast.history import LoadHistory
 
 COLD_UPPER_FACTOR = 1.5
+MIN_NAIVE = 5
 
 
 @dataclass(frozen=True, slots=True)
 class _Pending:
     point: float
     upper: float
-    scale: float
 
 
 class UpperCalibrator:
@@ -53,11 +57,9 @@ class UpperCalibrator:
         self._level: dict[tuple[str, int], float] = {}
         self._pending: dict[tuple[str, int], dict[int, _Pending]] = {}
 
-    def record(
-        self, series: str, steps: int, *, target: int, point: float, upper: float, scale: float
-    ) -> None:
+    def record(self, series: str, steps: int, *, target: int, point: float, upper: float) -> None:
         """Remember a forecast for interval ``target`` (a repeat for it replaces it)."""
-        self._pending.setdefault((series, steps), {})[target] = _Pending(point, upper, scale)
+        self._pending.setdefault((series, steps), {})[target] = _Pending(point, upper)
 
     def resolve(self, series: str, index: int, actual: float) -> None:
         """Interval ``index`` arrived with ``actual`` (NaN: missing; drops its forecasts)."""
@@ -69,7 +71,7 @@ class UpperCalibrator:
                 if target != index or not math.isfinite(actual):
                     continue
                 res = self._residuals.setdefault(key, deque(maxlen=self.window))
-                res.append((actual - p.point) / p.scale)
+                res.append(actual - p.point)
                 miss = 1.0 if actual > p.upper + 1e-12 else 0.0
                 level = self._level.get(key, self.quantile)
                 level += self.gamma * (miss - (1.0 - self.quantile))
@@ -79,7 +81,7 @@ class UpperCalibrator:
         return self._level.get((series, steps), self.quantile)
 
     def upper(
-        self, series: str, steps: int, *, point: float, scale: float, history: LoadHistory
+        self, series: str, steps: int, *, point: float, history: LoadHistory
     ) -> tuple[float, bool]:
         """(upper value, calibrated?) for a point forecast ``point`` ``steps`` ahead."""
         res = self._residuals.get((series, steps))
@@ -87,24 +89,30 @@ class UpperCalibrator:
         if res is not None and len(res) >= self.min_residuals:
             sample = np.fromiter(res, float, len(res))
         else:
-            sample = _naive_residuals(history, series, steps)
             level = self.quantile
-            if sample.size < 5:
-                return point * COLD_UPPER_FACTOR, False
+            sample = _naive_residuals(history, series, steps)
+            if sample.size < MIN_NAIVE:
+                # too short for h-step pairs: one-step changes spread out like a random
+                # walk's (sqrt(h)); conservative on mean-reverting load, which is the
+                # right side to err on while cold
+                sample = _naive_residuals(history, series, 1) * math.sqrt(steps)
+            if sample.size < MIN_NAIVE:
+                if history.valid_count(series) == 0:
+                    return point, True  # nothing seen: nothing to be uncertain about yet
+                recent = history.values(series, 64)
+                recent = recent[np.isfinite(recent)]
+                level_now = max(point, float(recent.mean()) if recent.size else 0.0)
+                return point + (COLD_UPPER_FACTOR - 1.0) * level_now, False
         q = float(np.quantile(sample, level, method="higher"))
-        return max(point, point + scale * q), True
+        return max(point, point + q), True
 
 
 def _naive_residuals(history: LoadHistory, series: str, steps: int) -> np.ndarray:
-    """Normalised h-step changes of the recent history: what ``constant`` would have missed."""
+    """h-step changes of the recent history: what ``constant`` would have missed."""
     y = history.values(series, 512)
     if y.size <= steps:
         return np.empty(0)
     base, later = y[:-steps], y[steps:]
     ok = np.isfinite(base) & np.isfinite(later)
-    base, later = base[ok], later[ok]
-    if not base.size:
-        return np.empty(0)
-    finite = y[np.isfinite(y)]
-    floor = max(0.1 * float(finite.mean()), 1e-6)
-    return (later - base) / np.maximum(base, floor)
+    changes: np.ndarray = later[ok] - base[ok]
+    return changes

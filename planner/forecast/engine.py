@@ -77,12 +77,9 @@ class ModelForecaster:
                     fallback.append(s)
                 p = self.history.last_valid(s) or 0.0
             p = max(0.0, float(p))
-            scale = self.history.scale(s, p)
-            upper, calibrated = self.calibrator.upper(
-                s, steps, point=p, scale=scale, history=self.history
-            )
+            upper, calibrated = self.calibrator.upper(s, steps, point=p, history=self.history)
             uncalibrated |= not calibrated
-            self.calibrator.record(s, steps, target=target, point=p, upper=upper, scale=scale)
+            self.calibrator.record(s, steps, target=target, point=p, upper=upper)
             quantities.append(Quantity(point=p, upper=upper))
         notes = [self._fit_note] if self._fit_note else []
         if fallback:

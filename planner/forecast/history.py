@@ -156,10 +156,3 @@ class LoadHistory:
 
     def at(self, series: str, index: int) -> float:
         return self.series[series].at(index)
-
-    def scale(self, series: str, point: float) -> float:
-        """Residual scale for ``point``: max(point, 10% of the recent mean), never 0."""
-        recent = self.values(series, 64)
-        recent = recent[np.isfinite(recent)]
-        floor = 0.1 * float(recent.mean()) if recent.size else 0.0
-        return max(point, floor, 1e-6)

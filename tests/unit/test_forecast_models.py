@@ -148,3 +148,20 @@ def test_warm_start_from_trace_retimes_to_now() -> None:
     f.observe(LoadPoint(time_s=now, request_rate_rps=1000.0, isl_tokens=500, osl_tokens=50))
     assert f.history.total == 145  # type: ignore[attr-defined]
     assert f.forecast(horizon_s=600.0).request_rate_rps.point == 1000.0
+
+
+def test_cold_upper_band_uses_random_walk_spread() -> None:
+    """With 10 points alternating 10/12 there are no 30-step pairs yet, so the 30-step
+    upper value is the point plus the q0.9 one-step change (2) times sqrt(30)."""
+    f = make_forecaster("constant", quantile=0.9, interval_s=60.0)
+    for i in range(10):
+        f.observe(LoadPoint(time_s=60.0 * (i + 1), request_rate_rps=10.0 + 2 * (i % 2)))
+    fc = f.forecast(horizon_s=1800.0)
+    assert fc.request_rate_rps.point == 12.0
+    assert fc.request_rate_rps.upper == pytest.approx(12.0 + 2.0 * math.sqrt(30))
+    assert "uncalibrated" not in fc.note
+    cold = make_forecaster("constant", quantile=0.9, interval_s=60.0)
+    cold.observe(LoadPoint(time_s=60.0, request_rate_rps=8.0))
+    fc = cold.forecast(horizon_s=60.0)
+    assert fc.request_rate_rps.upper == pytest.approx(12.0)  # point + half the level
+    assert "uncalibrated" in fc.note

@@ -170,8 +170,10 @@ class ServiceApp:
         except PlannerError as exc:
             log.warning("warm start skipped: %s", exc)
             return 0
-        for point in points:
-            planner.forecaster.observe(point)
+        from planner.forecast.warm_start import warm_start
+
+        # one fit at the end instead of every scheduled refit; in a thread (it may fit)
+        await asyncio.to_thread(warm_start, planner.forecaster, points)
         log.info("warm start: %d points of history fed to the forecaster", len(points))
         self.warm_points = len(points)
         return len(points)

@@ -14,6 +14,13 @@ h-step changes of the history (what ``constant`` would have missed) stand in, or
 fewer than 5 of those the one-step changes times sqrt(h) (random-walk spread); with
 fewer than 5 of those either, the upper value is the point plus half the recent level
 (max of the point and the recent mean) and the forecast says "uncalibrated".
+
+Residuals are pooled separately for forecasts made from an idle level (point 0) and
+from a busy one. Busy-time errors say nothing about what follows silence: pooled
+together, a ramp's large residuals kept the upper value (and so the replicas) high long
+after traffic stopped. An idle-origin forecast uses only idle-origin residuals; until 5
+exist, its upper value is the point (0), so a graph whose traffic stops scales down to
+its minimum, while an intermittent one (bursts after idle minutes) learns its bursts.
 """
 
 from __future__ import annotations
@@ -53,7 +60,8 @@ class UpperCalibrator:
         self.window = window
         self.gamma = gamma
         self.min_residuals = min_residuals
-        self._residuals: dict[tuple[str, int], deque[float]] = {}
+        #: (series, steps, idle origin) -> residuals
+        self._residuals: dict[tuple[str, int, bool], deque[float]] = {}
         self._level: dict[tuple[str, int], float] = {}
         self._pending: dict[tuple[str, int], dict[int, _Pending]] = {}
 
@@ -70,7 +78,8 @@ class UpperCalibrator:
                 p = pending.pop(target)
                 if target != index or not math.isfinite(actual):
                     continue
-                res = self._residuals.setdefault(key, deque(maxlen=self.window))
+                pool = (key[0], key[1], p.point <= 0.0)
+                res = self._residuals.setdefault(pool, deque(maxlen=self.window))
                 res.append(actual - p.point)
                 miss = 1.0 if actual > p.upper + 1e-12 else 0.0
                 level = self._level.get(key, self.quantile)
@@ -84,8 +93,14 @@ class UpperCalibrator:
         self, series: str, steps: int, *, point: float, history: LoadHistory
     ) -> tuple[float, bool]:
         """(upper value, calibrated?) for a point forecast ``point`` ``steps`` ahead."""
-        res = self._residuals.get((series, steps))
         level = self.level(series, steps)
+        if point <= 0.0:
+            idle = self._residuals.get((series, steps, True))
+            if idle is None or len(idle) < MIN_NAIVE:
+                return point, True  # no evidence yet of what follows idle windows
+            q = float(np.quantile(np.fromiter(idle, float, len(idle)), level, method="higher"))
+            return max(point, point + q), True
+        res = self._residuals.get((series, steps, False))
         if res is not None and len(res) >= self.min_residuals:
             sample = np.fromiter(res, float, len(res))
         else:

@@ -15,7 +15,8 @@ start time (a warm fleet); workers added later become ready after ``startup_s``.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+import copy
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -208,6 +209,24 @@ class Cluster:
             prefill_busy_gpu_s=self.prefill.busy_s,
             gpus_held=fleet.gpus_held(now),
         )
+
+    def clone(self, *, requests_before_s: float | None = None) -> Cluster:
+        """An independent copy of the cluster in its current state (workers, queues,
+        in-flight requests, counters) for what-if runs; the true performance tables are
+        shared (read-only). With ``requests_before_s`` the copy keeps only the submitted
+        requests that arrive before that time (at least those already arrived), so a
+        what-if run is not charged with load after it. Requests dropped that way must
+        not have been started: the copy only keeps requests up to ``now_s`` or later."""
+        tab = self.table
+        limit = None
+        if requests_before_s is not None:
+            limit = max(
+                bisect_left(tab.arrival_s, requests_before_s),
+                bisect_right(tab.arrival_s, self.now_s),
+                self.prefill.next_req,
+            )
+        memo: dict[int, object] = {id(self.truth): self.truth, id(tab): tab.clone(limit=limit)}
+        return copy.deepcopy(self, memo)
 
     def outcomes(self) -> dict[str, NDArray[np.float64]]:
         """Per-request arrays: arrival_s, isl, osl, prefill_done_s, first_token_s, finish_s."""

@@ -1,6 +1,7 @@
 """Who decides the replicas in a simulation: the planner (``sla``/``dynamo``), a static
-fleet, an HPA-like threshold rule, or the oracle. All take the window's Observation and
-the cluster snapshot at the decision time and return targets per component."""
+fleet, or an HPA-like threshold rule (the oracle is planner/sim/oracle.py). All take the
+window's Observation and the cluster snapshot at the decision time and return targets
+per component."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import numpy as np
-
 from planner.config import PolicyConfig
 from planner.perf_model import PerfModel
 from planner.planner import Planner
@@ -18,7 +17,6 @@ from planner.settings import PlannerSettings, StabilizationSettings
 from planner.sim.snapshot import ClusterSnapshot
 from planner.sla_policy import size_sla
 from planner.stabilization import Recommendation, stabilize
-from planner.trace import RequestTrace
 from planner.types import Component, CorrectionFactors, Decision, Forecast, Observation, Quantity
 
 Targets = Mapping[Component, int]
@@ -72,46 +70,6 @@ def size_for_load(
     )
     sizing = size_sla(obs, forecast, CorrectionFactors(), config)
     return {c: max(1, sizing.replicas.get(c) or 1) for c in config.components}
-
-
-class OracleController:
-    """Perfect foresight, instant start (run it on a cluster with ``startup_s=0``).
-
-    Each interval it sizes with the sla model, fed the TRUE profile and the true load of
-    the coming interval: the rate of its busiest ``burst_s`` sub-window (so short bursts
-    inside the interval are covered), its mean ISL and OSL, and the current prefill
-    backlog. This is a model-based approximation of "the fewest replicas that meet the
-    targets each interval", not a search; its attainment is reported, not assumed.
-    """
-
-    name = "oracle"
-
-    def __init__(self, trace: RequestTrace, config: PolicyConfig, *, burst_s: float = 10.0) -> None:
-        self.trace = trace
-        self.config = config
-        self.burst_s = burst_s
-
-    def load(self, start_s: float, end_s: float) -> tuple[float, float, float]:
-        a = self.trace.arrival_s
-        lo, hi = np.searchsorted(a, [start_s, end_s])
-        if hi <= lo:
-            return 0.0, 0.0, 0.0
-        nb = max(1, math.ceil((end_s - start_s) / self.burst_s))
-        counts = np.bincount(((a[lo:hi] - start_s) // self.burst_s).astype(int), minlength=nb)
-        rate = float(counts.max()) / self.burst_s
-        return (
-            rate,
-            float(self.trace.isl_tokens[lo:hi].mean()),
-            float(self.trace.osl_tokens[lo:hi].mean()),
-        )
-
-    def decide(self, obs: Observation, snap: ClusterSnapshot, *, now_s: float) -> Targets:
-        s = self.config.settings
-        rate, isl, osl = self.load(now_s, now_s + s.interval_s)
-        if rate <= 0:
-            return {c: self.config.limits(c).min_replicas for c in self.config.components}
-        fc = exact_forecast(rate, isl, osl, horizon_s=s.interval_s)
-        return size_for_load(self.config, fc, backlog_tokens=snap.queued_prefill_tokens)
 
 
 @dataclass

@@ -1,10 +1,11 @@
 """Compare policies on one trace: sla, dynamo, static (smallest fleet reaching 99%),
 threshold and oracle, from the same initial fleet, on the same simulated hardware.
 
-Initial fleet: every adaptive policy starts warm with the replicas the sla sizing model
-(planner's profile) gives for the busiest interval's true mean load among those before
-the first decision's capacity can be ready (the first interval + start-up), so no
-policy is judged on a cold start that no policy could avoid with a 180 s start-up. ``static``
+Initial fleet: every adaptive policy starts warm with the fewest replicas (searched on
+the true cluster, as the oracle searches) under which the requests arriving before the
+first decision's capacity can be ready (the first interval + start-up) meet the goal, so
+no policy is judged on a cold start that no policy could avoid with a 180 s start-up.
+``static``
 runs its own fixed fleet for the whole span; ``static99`` is found by search: the
 smallest prefill count (decode generous) then the smallest decode count reaching the
 attainment goal, bumped until the pair itself reaches it.
@@ -26,7 +27,6 @@ from planner.settings import PlannerSettings
 from planner.sim.cluster import ClusterConfig
 from planner.sim.controllers import (
     Controller,
-    OracleController,
     PlannerController,
     StaticController,
     ThresholdController,
@@ -34,6 +34,7 @@ from planner.sim.controllers import (
     size_for_load,
 )
 from planner.sim.metrics import Targets, summarize
+from planner.sim.oracle import SearchOracle
 from planner.sim.runner import SimRun, simulate
 from planner.sim.truth import TruePerf
 from planner.trace import RequestTrace
@@ -67,6 +68,7 @@ class Experiment:
         }
         self.targets = Targets(ttft_ms=s.ttft_ms, itl_ms=s.itl_ms, max_gpus=s.budget.max_gpus)
         self.static_searched: list[dict[str, Any]] = []
+        self._initial: dict[Component, int] | None = None
 
     # ------------------------------------------------------------------ pieces
     def cluster_config(self, *, startup_s: float | None = None) -> ClusterConfig:
@@ -90,6 +92,29 @@ class Experiment:
         )
 
     def initial_fleet(self) -> dict[Component, int]:
+        """The fewest replicas (searched, as the oracle does) that meet the goal for the
+        requests arriving before the first decision's capacity can be ready (the first
+        interval + start-up), held from t = 0: what any policy must start with."""
+        if self._initial is None:
+            s = self.settings
+            floor = {c: 1 for c in self.components}
+            probe = SearchOracle(
+                self.trace,
+                truth=self.truth,
+                cluster_config=self.cluster_config(startup_s=0.0),
+                initial=floor,
+                interval_s=s.interval_s,
+                ttft_ms=s.ttft_ms,
+                itl_ms=s.itl_ms,
+                goal=self.attainment_goal,
+            )
+            probe.choice = dict(self.sized_initial_fleet())
+            self._initial = probe.search(0.0, window_s=s.interval_s + s.startup_s)
+        return dict(self._initial)
+
+    def sized_initial_fleet(self) -> dict[Component, int]:
+        """The sla sizing (planner's profile) for the busiest interval's mean load among
+        those before the first decision's capacity can be ready (the search's start)."""
         s = self.settings
         n = max(1, math.ceil((s.interval_s + s.startup_s) / s.interval_s - 1e-9))
         loads = [self._load(k * s.interval_s, (k + 1) * s.interval_s) for k in range(n)]
@@ -130,7 +155,11 @@ class Experiment:
             progress=(lambda f: cb(name, f)) if cb is not None else None,
         )
 
-    def controller(self, policy: str) -> Controller:
+    def controller(
+        self, policy: str, *, initial: Mapping[Component, int] | None = None
+    ) -> Controller:
+        """The controller for ``policy``; the oracle mirrors a run from ``initial``
+        (default: ``initial_fleet()``) on a cluster with instant start."""
         s = self.settings
         if policy in ("sla", "dynamo"):
             chosen = s.model_copy(update={"policy": policy})
@@ -138,14 +167,15 @@ class Experiment:
         if policy == "threshold":
             return ThresholdController(components=self.components, gpus_per_worker=self.gpus)
         if policy == "oracle":
-            oracle_settings = s.model_copy(
-                update={
-                    "policy": "sla",
-                    "sla": s.sla.model_copy(update={"use_upper_quantile": False}),
-                }
-            )
-            return OracleController(
-                self.trace, PolicyConfig(settings=oracle_settings, perf=self.truth_perf)
+            return SearchOracle(
+                self.trace,
+                truth=self.truth,
+                cluster_config=self.cluster_config(startup_s=0.0),
+                initial=self.initial_fleet() if initial is None else initial,
+                interval_s=s.interval_s,
+                ttft_ms=s.ttft_ms,
+                itl_ms=s.itl_ms,
+                goal=self.attainment_goal,
             )
         raise ConfigError("policy", policy, f"one of {', '.join(POLICIES)}")
 
@@ -212,7 +242,10 @@ class Experiment:
                 run.extra["static_fleet"] = {c.value: n for c, n in fleet.items()}
                 run.extra["static_search"] = list(self.static_searched)
             elif p == "oracle":
-                run = self.run(self.controller(p), initial=initial, startup_s=0.0)
+                ctl = self.controller(p, initial=initial)
+                run = self.run(ctl, initial=initial, startup_s=0.0)
+                if isinstance(ctl, SearchOracle):
+                    run.extra["oracle_evaluations"] = ctl.evaluations
             else:
                 run = self.run(self.controller(p), initial=initial)
             run.extra["initial_fleet"] = {c.value: n for c, n in initial.items()}

@@ -71,6 +71,20 @@ class RequestTable:
         self.cum_isl.extend((base + np.cumsum(i_in, dtype=np.float64)).tolist())
         return range(start, start + n)
 
+    def clone(self, *, limit: int | None = None) -> RequestTable:
+        """An independent copy holding the first ``limit`` requests (all when None)."""
+        m = len(self) if limit is None else max(0, min(limit, len(self)))
+        out = RequestTable()
+        out.arrival_s = self.arrival_s[:m]
+        out.isl = self.isl[:m]
+        out.osl = self.osl[:m]
+        out.cum_isl = self.cum_isl[: m + 1]
+        out.prefill_done_s = self.prefill_done_s[:m].copy()
+        out.first_token_s = self.first_token_s[:m].copy()
+        out.finish_s = self.finish_s[:m].copy()
+        out._cap = m
+        return out
+
     def outcomes(self) -> dict[str, FloatArray]:
         n = len(self)
         return {

@@ -179,3 +179,40 @@ def test_scaled_profile_is_slower_everywhere(shipped_perf: PerfModel) -> None:
     assert a == pytest.approx(1.2 * b, rel=1e-3)
     with pytest.raises(ConfigError):
         scaled_profile(shipped_perf.profile, slowdown=0)
+
+
+def test_clone_is_independent_and_continues_identically(truth: TruePerf) -> None:
+    """A clone taken mid-run evolves exactly as the original would, and scaling or
+    advancing the clone leaves the original untouched."""
+    tr = synthetic_trace("sine", duration_s=240, base_rps=5, peak_rps=40, length_cv=0.5, seed=2)
+    c = Cluster(truth, ClusterConfig(startup_s=30), initial={P: 1, D: 1})
+    _run(c, tr, until_s=100)
+    twin = c.clone()
+    before = c.snapshot()
+    other = c.clone()
+    other.set_targets({P: 4, D: 3}, now_s=120)
+    other.advance_to(600)
+    assert c.snapshot() == before  # the original did not move
+    for x in (c, twin):
+        x.set_targets({P: 2}, now_s=130)
+        x.advance_to(600)
+    a, b = c.outcomes(), twin.outcomes()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+    assert c.snapshot() == twin.snapshot()
+    # the bigger fleet served the same requests at least as fast
+    assert np.nanmean(other.outcomes()["first_token_s"]) <= np.nanmean(a["first_token_s"])
+
+
+def test_clone_can_drop_requests_after_a_time(truth: TruePerf) -> None:
+    """``requests_before_s`` keeps the arrived and the early requests, not the later ones."""
+    tr = synthetic_trace("sine", duration_s=240, base_rps=5, peak_rps=40, length_cv=0.5, seed=3)
+    c = Cluster(truth, ClusterConfig(startup_s=30), initial={P: 1, D: 1})
+    _run(c, tr, until_s=60)
+    part = c.clone(requests_before_s=120.0)
+    expect = int(np.searchsorted(tr.arrival_s, 120.0))
+    assert len(part.table) == expect < len(tr)
+    part.advance_to(900)
+    done = part.outcomes()["finish_s"]
+    assert len(done) == expect and not np.isnan(done).any()
+    assert len(c.table) == len(tr)

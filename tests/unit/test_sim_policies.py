@@ -121,3 +121,45 @@ def test_oracle_starts_instantly_and_tracks_the_load(shipped_perf: PerfModel) ->
     # at t=300 it sizes for [300, 330), the first interval of the step
     assert by_t[300.0].targets[P] > by_t[270.0].targets[P]
     assert summarize(run, exp.targets)["attainment"]["both"] >= 0.99
+
+
+def test_oracle_search_finds_the_fewest_replicas_meeting_the_interval(
+    shipped_perf: PerfModel,
+) -> None:
+    """The searched fleet meets the goal for its interval; one prefill or one decode
+    worker fewer does not (it is the fewest, not a model's estimate)."""
+    from planner.sim.oracle import SearchOracle
+
+    tr = synthetic_trace("constant", duration_s=300, base_rps=40, isl_tokens=2000, seed=13)
+    exp = _exp(shipped_perf, tr)
+    oracle = exp.controller("oracle", initial={P: 1, D: 1})
+    assert isinstance(oracle, SearchOracle)
+    fleet = oracle.search(0.0)
+    assert oracle.attainment(fleet, now_s=0.0) >= 0.99
+    assert fleet[P] > 1
+    for comp in (P, D):
+        if fleet[comp] > 1:
+            assert oracle.attainment({**fleet, comp: fleet[comp] - 1}, now_s=0.0) < 0.99
+
+
+def test_oracle_refuses_a_run_it_does_not_mirror(shipped_perf: PerfModel) -> None:
+    """The oracle mirrors the simulated run; a different initial fleet is an error."""
+    from planner.errors import ConfigError
+
+    tr = synthetic_trace("constant", duration_s=120, base_rps=10, seed=14)
+    exp = _exp(shipped_perf, tr)
+    with pytest.raises(ConfigError, match="initial"):
+        exp.run(exp.controller("oracle", initial={P: 1, D: 1}), initial={P: 3, D: 1}, startup_s=0)
+
+
+def test_initial_fleet_serves_the_first_minutes(shipped_perf: PerfModel) -> None:
+    """The shared initial fleet, held with no decision, meets the goal for the requests
+    arriving before the first decision's capacity can be ready."""
+    tr = synthetic_trace("spike", duration_s=600, base_rps=10, peak_rps=60, seed=15)
+    exp = _exp(shipped_perf, tr)
+    fleet = exp.initial_fleet()
+    run = exp.run(_static(fleet), initial=fleet)
+    ttft, itl = request_latencies(run.outcomes)
+    early = run.outcomes["arrival_s"] < exp.settings.interval_s + exp.settings.startup_s
+    ok = (ttft <= 0.5) & (itl <= 0.05)
+    assert ok[early].mean() >= 0.99

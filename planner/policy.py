@@ -118,6 +118,13 @@ def plan(
         if n > lim.max_replicas:
             n = lim.max_replicas
             reasons[c].append(Reason.MAX_REPLICAS)
+        hold = sizing.hold.get(c)
+        if s.policy == "sla" and raw_n is not None and hold is not None and n < current[c]:
+            # hysteresis: keep what load x (1 + tolerance) would still need
+            floor = min(current[c], hold, lim.max_replicas)
+            if floor > n:
+                n = floor
+                reasons[c].append(Reason.SCALE_DOWN_STABILIZED)
         if s.policy == "sla" and raw_n is not None:
             st = stabilize(
                 current=current[c],

@@ -119,6 +119,9 @@ class SlaPolicySettings(_Section):
     project_backlog: bool = True
     #: plan decode for ITL target x this (margin for a noisy decode correction factor)
     itl_headroom: float = Field(0.9, gt=0, le=1)
+    #: hysteresis: scale down only to the replicas that would still serve the planned
+    #: load x (1 + this), so a load hovering at a replica boundary does not flap
+    scale_down_tolerance: float = Field(0.2, ge=0, le=2)
 
 
 #: metric names per preset: field -> metric (histograms without the _sum/_count suffix)

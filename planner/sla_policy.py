@@ -29,6 +29,9 @@ class Sizing:
     """Per-component desired replicas; None means "cannot size, hold current"."""
 
     replicas: dict[Component, int | None] = field(default_factory=dict)
+    #: replicas for the planned load x (1 + scale_down_tolerance): the floor of a
+    #: scale-down (hysteresis); absent means no floor
+    hold: dict[Component, int] = field(default_factory=dict)
     reasons: dict[Component, list[Reason]] = field(default_factory=dict)
     notes: dict[Component, str] = field(default_factory=dict)
 
@@ -172,6 +175,34 @@ def size_sla(
             out.replicas[c] = 0
             out.notes[c] = "no load forecast"
         return out
+    tol = s.sla.scale_down_tolerance
+    sized = _size_at(obs, factors, config, rate=rate, isl=isl, osl=osl, out=out)
+    held = (
+        _size_at(obs, factors, config, rate=rate * (1.0 + tol), isl=isl, osl=osl, out=Sizing())
+        if tol > 0
+        else sized
+    )
+    for comp, n in sized.items():
+        out.replicas[comp] = n
+        h = held.get(comp)
+        if n is not None and h is not None:
+            out.hold[comp] = h
+    return out
+
+
+def _size_at(
+    obs: Observation,
+    factors: CorrectionFactors,
+    config: PolicyConfig,
+    *,
+    rate: float,
+    isl: float,
+    osl: float,
+    out: Sizing,
+) -> dict[Component, int | None]:
+    """Replicas per component for ``rate``; reasons and notes go to ``out``."""
+    s = config.settings
+    replicas: dict[Component, int | None] = {}
     backlog = obs.queued_prefill_tokens or 0.0
     pn = prefill_need(
         config,
@@ -197,8 +228,8 @@ def size_sla(
         if not all(p.feasible for p in parts):
             out.flag(comp, Reason.TARGET_INFEASIBLE)
         if any(not p.feasible and p.workers == 0.0 for p in parts):
-            out.replicas[comp] = None  # cannot size at all: hold
+            replicas[comp] = None  # cannot size at all: hold
             continue
         # a tiny epsilon keeps exact multiples (e.g. 2.0000000001) from rounding up
-        out.replicas[comp] = math.ceil(sum(p.workers for p in parts) - 1e-9)
-    return out
+        replicas[comp] = math.ceil(sum(p.workers for p in parts) - 1e-9)
+    return replicas

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -215,3 +216,39 @@ def test_invalid_budget_against_minimums_is_a_config_error() -> None:
         load_settings(
             overrides={"budget.max_gpus": 3, "prefill.min_replicas": 2, "decode.min_replicas": 2}
         )
+
+
+def _boundary_targets(tolerance: float) -> list[int]:
+    """Decode targets over 20 ticks of a load alternating 2% above and below the rate at
+    which decode needs exactly 3 workers (no stabilisation window, so only the
+    hysteresis can hold)."""
+    config = make(
+        **{
+            "stabilization.scale_down_window_s": 0,
+            "sla.scale_down_tolerance": tolerance,
+            "correction.enabled": False,
+        }
+    )
+    # find the rate at which decode crosses from 3 to 4 workers
+    lo, hi = 1.0, 500.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        d, _ = plan(obs(mid * 60), fc(mid), PlannerState(), config, now=0)
+        lo, hi = (mid, hi) if d.targets[D] <= 3 else (lo, mid)
+    state, targets = PlannerState(), []
+    for k in range(20):
+        rate = hi * (1.02 if k % 2 == 0 else 0.98)
+        o = obs(rate * 60, current_replicas=dict(state.last_targets) or {P: 1, D: 3})
+        d, state = plan(o, fc(rate), state, config, now=60.0 * k)
+        targets.append(d.targets[D])
+    return targets
+
+
+def test_load_oscillating_at_a_replica_boundary_does_not_flap() -> None:
+    """With the default scale-down tolerance a load hovering around a replica boundary
+    scales up once and stays; with the tolerance off the same load flaps every tick."""
+    held = _boundary_targets(0.2)
+    changes = sum(1 for a, b in itertools.pairwise(held) if a != b)
+    assert held[0] == 4 and changes == 0
+    flapping = _boundary_targets(0.0)
+    assert sum(1 for a, b in itertools.pairwise(flapping) if a != b) >= 18

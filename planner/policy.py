@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from planner.budget import apply_budget
+from planner.burst_memory import BurstMemory, down_window_s, remember
 from planner.config import PolicyConfig
 from planner.correction import update_correction
 from planner.dynamo_policy import dynamo_factors, size_dynamo
@@ -48,6 +49,8 @@ class PlannerState:
     history: Mapping[Component, tuple[Recommendation, ...]] = field(default_factory=dict)
     #: the targets of the last decision (used when the observation lacks replicas)
     last_targets: Mapping[Component, int] = field(default_factory=dict)
+    #: per component, re-needed capacity (sla: lengthens the scale-down window)
+    bursts: Mapping[Component, BurstMemory] = field(default_factory=dict)
 
 
 def _current(obs: Observation, state: PlannerState, config: PolicyConfig, c: Component) -> int:
@@ -126,12 +129,26 @@ def plan(
                 n = floor
                 reasons[c].append(Reason.SCALE_DOWN_STABILIZED)
         if s.policy == "sla" and raw_n is not None:
+            base = s.stabilization.scale_down_window_s
+            window = down_window_s(
+                state.bursts.get(c, BurstMemory()),
+                now_s=now,
+                base_s=base,
+                max_s=s.sla.max_scale_down_window_s,
+                lookback_s=s.sla.burst_lookback_s,
+                interval_s=s.interval_s,
+            )
+            stab = (
+                s.stabilization
+                if window == base
+                else s.stabilization.model_copy(update={"scale_down_window_s": window})
+            )
             st = stabilize(
                 current=current[c],
                 desired=n,
                 history=tuple(history.get(c, ())),
                 now=now,
-                settings=s.stabilization,
+                settings=stab,
             )
             history[c] = st.history
             n = st.target
@@ -183,9 +200,21 @@ def plan(
         budget_gpus=s.budget.max_gpus,
         message=corr_note,
     )
+    bursts = dict(state.bursts)
+    if s.policy == "sla" and s.sla.max_scale_down_window_s > s.stabilization.scale_down_window_s:
+        for c, d in components.items():
+            bursts[c] = remember(
+                state.bursts.get(c, BurstMemory()),
+                now_s=now,
+                current=d.current,
+                target=d.target,
+                max_s=s.sla.max_scale_down_window_s,
+                lookback_s=s.sla.burst_lookback_s,
+            )
     new_state = PlannerState(
         correction=factors,
         history=history,
         last_targets={c: d.target for c, d in components.items()},
+        bursts=bursts,
     )
     return decision, new_state

@@ -122,6 +122,12 @@ class SlaPolicySettings(_Section):
     #: hysteresis: scale down only to the replicas that would still serve the planned
     #: load x (1 + this), so a load hovering at a replica boundary does not flap
     scale_down_tolerance: float = Field(0.2, ge=0, le=2)
+    #: burst memory: lengthen the scale-down window up to this (s) when capacity released
+    #: earlier had to be asked back (see planner/burst_memory.py); <= the base window
+    #: (stabilization.scale_down_window_s) turns it off
+    max_scale_down_window_s: float = Field(900.0, ge=0)
+    #: how long a re-need keeps the window long (s)
+    burst_lookback_s: float = Field(3600.0, gt=0)
 
 
 #: metric names per preset: field -> metric (histograms without the _sum/_count suffix)

@@ -10,9 +10,10 @@ target for ``ttft_quantile`` of requests: P(W > T - S) <= 1 - q, with (Allen-Cun
 approximation, deterministic service halves the M/M/c wait) P(W > x) = ErlangC(c, a) x
 exp(-2 c (1 - a/c) x / S). With ``ttft_quantile`` unset the older mean-TTFT rule is
 used: the M/D/1 mean wait rho S / (2 (1 - rho)) gives rho* = 2 (T - S) / (2 T - S).
-Decode: the best throughput/GPU at context ISL + OSL/2 whose ITL meets the target x
-``itl_headroom`` divided by the decode factor, times ``max_decode_utilization``;
-replicas = ceil(rate x OSL / (that x GPUs per worker)).
+Decode: the best operating point at context ISL + OSL/2 whose ITL meets the target x
+``itl_headroom`` divided by the decode factor f; a worker there makes thpt(kv) / f
+tokens/s (the profile's throughput at that load, slowed by f: the same concurrency at an
+f times longer ITL), times ``max_decode_utilization``; replicas = ceil(rate x OSL / that).
 """
 
 from __future__ import annotations
@@ -153,9 +154,12 @@ def decode_need(
             f"minimum {op.min_itl_ms:.2f}ms at context {context:.0f}"
         )
         return PhaseNeed(0.0, False, op.clamped, note)
-    per_worker = op.thpt_per_gpu * gpus * s.sla.max_decode_utilization
+    # a slower worker (factor f) makes the same concurrency at an f times longer ITL:
+    # f times fewer tokens/s than the profile's throughput at that load
+    per_worker = op.thpt_per_gpu * gpus * s.sla.max_decode_utilization / factor
+    kv = op.kv_usage
     demand = rate_rps * osl_tokens
-    note = f"{demand:.0f} tok/s over {per_worker:.0f} tok/s/worker (kv {op.kv_usage:.2f})"
+    note = f"{demand:.0f} tok/s over {per_worker:.0f} tok/s/worker (kv {kv:.2f})"
     return PhaseNeed(demand / per_worker, True, op.clamped, note)
 
 

@@ -161,7 +161,7 @@ class Cluster:
     def snapshot(self) -> ClusterSnapshot:
         now = self.now_s
         tab, cnt, fleet = self.table, self.counters, self.fleet
-        arrived = bisect_right(tab.arrival_s, now)
+        arrived = bisect_right(tab.arrival_s, now, 0, len(tab))
         comps = self.config.components
         ready_decode = [
             w.wid
@@ -221,8 +221,8 @@ class Cluster:
         limit = None
         if requests_before_s is not None:
             limit = max(
-                bisect_left(tab.arrival_s, requests_before_s),
-                bisect_right(tab.arrival_s, self.now_s),
+                bisect_left(tab.arrival_s, requests_before_s, 0, len(tab)),
+                bisect_right(tab.arrival_s, self.now_s, 0, len(tab)),
                 self.prefill.next_req,
             )
         memo: dict[int, object] = {id(self.truth): self.truth, id(tab): tab.clone(limit=limit)}

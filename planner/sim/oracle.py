@@ -124,7 +124,8 @@ class SearchOracle:
         when ``fleet`` is applied at ``now_s`` with instant start (window: one interval)."""
         end_s = now_s + (self.interval_s if window_s is None else window_s)
         arrivals = self.mirror.table.arrival_s
-        lo, hi = bisect_left(arrivals, now_s), bisect_left(arrivals, end_s)
+        n = len(self.mirror.table)
+        lo, hi = bisect_left(arrivals, now_s, 0, n), bisect_left(arrivals, end_s, 0, n)
         if hi <= lo:
             return 1.0
         self.evaluations += 1

@@ -71,7 +71,7 @@ class PrefillPool:
         tab, heap, workers = self.table, self._heap, self.fleet.workers
         arrival, cum, isl = tab.arrival_s, tab.cum_isl, tab.isl
         done = tab.prefill_done_s
-        n = len(arrival)
+        n = len(tab)
         q = self.next_req
         cap = self.max_batch_tokens
         while heap:

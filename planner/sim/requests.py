@@ -1,5 +1,9 @@
 """The request table: inputs as Python lists (fast scalar access in the hot loops) and
-per-request outcomes as numpy arrays (NaN until known), growing as requests are submitted."""
+per-request outcomes as numpy arrays (NaN until known), growing as requests are submitted.
+
+A clone shares the input lists with its origin (they are append-only) and holds only the
+first ``len(table)`` entries of them; it copies them before its own first ``add``.
+Readers therefore bound every search by ``len(table)``, never by the lists' lengths."""
 
 from __future__ import annotations
 
@@ -19,12 +23,15 @@ class RequestTable:
         #: cum_isl[k] = sum(isl[:k]) (tokens); len = n + 1
         self.cum_isl: list[float] = [0.0]
         self._cap = 0
+        self._n = 0
+        #: the input lists are shared with another table: copy before appending
+        self._shared = False
         self.prefill_done_s: FloatArray = np.empty(0)
         self.first_token_s: FloatArray = np.empty(0)
         self.finish_s: FloatArray = np.empty(0)
 
     def __len__(self) -> int:
-        return len(self.arrival_s)
+        return self._n
 
     def _grow(self, need: int) -> None:
         if need <= self._cap:
@@ -52,7 +59,7 @@ class RequestTable:
         if n == 0:
             return range(len(self), len(self))
         arr = np.asarray(arrival_s, dtype=np.float64)
-        last = self.arrival_s[-1] if self.arrival_s else not_before_s
+        last = self.arrival_s[self._n - 1] if self._n else not_before_s
         if arr[0] < max(last, not_before_s) - 1e-9 or (n > 1 and bool((np.diff(arr) < 0).any())):
             raise TraceError(
                 f"submit: arrivals must be sorted and >= {max(last, not_before_s):.6f}s "
@@ -63,22 +70,29 @@ class RequestTable:
         if (i_in < 1).any() or (o_in < 1).any():
             raise TraceError("submit: ISL and OSL must be >= 1 token")
         start = len(self)
+        if self._shared:
+            self.arrival_s = self.arrival_s[:start]
+            self.isl = self.isl[:start]
+            self.osl = self.osl[:start]
+            self.cum_isl = self.cum_isl[: start + 1]
+            self._shared = False
         self._grow(start + n)
         self.arrival_s.extend(arr.tolist())
         self.isl.extend(i_in.tolist())
         self.osl.extend(o_in.tolist())
-        base = self.cum_isl[-1]
+        base = self.cum_isl[start]
         self.cum_isl.extend((base + np.cumsum(i_in, dtype=np.float64)).tolist())
+        self._n = start + n
         return range(start, start + n)
 
     def clone(self, *, limit: int | None = None) -> RequestTable:
         """An independent copy holding the first ``limit`` requests (all when None)."""
         m = len(self) if limit is None else max(0, min(limit, len(self)))
         out = RequestTable()
-        out.arrival_s = self.arrival_s[:m]
-        out.isl = self.isl[:m]
-        out.osl = self.osl[:m]
-        out.cum_isl = self.cum_isl[: m + 1]
+        out.arrival_s, out.isl, out.osl = self.arrival_s, self.isl, self.osl
+        out.cum_isl = self.cum_isl
+        out._n = m
+        out._shared = self._shared = True
         out.prefill_done_s = self.prefill_done_s[:m].copy()
         out.first_token_s = self.first_token_s[:m].copy()
         out.finish_s = self.finish_s[:m].copy()
@@ -88,9 +102,9 @@ class RequestTable:
     def outcomes(self) -> dict[str, FloatArray]:
         n = len(self)
         return {
-            "arrival_s": np.asarray(self.arrival_s),
-            "isl": np.asarray(self.isl, dtype=np.float64),
-            "osl": np.asarray(self.osl, dtype=np.float64),
+            "arrival_s": np.asarray(self.arrival_s[:n]),
+            "isl": np.asarray(self.isl[:n], dtype=np.float64),
+            "osl": np.asarray(self.osl[:n], dtype=np.float64),
             "prefill_done_s": self.prefill_done_s[:n].copy(),
             "first_token_s": self.first_token_s[:n].copy(),
             "finish_s": self.finish_s[:n].copy(),

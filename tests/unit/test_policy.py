@@ -218,14 +218,15 @@ def test_invalid_budget_against_minimums_is_a_config_error() -> None:
         )
 
 
-def _boundary_targets(tolerance: float) -> list[int]:
+def _boundary_targets(tolerance: float, burst_window_s: float = 0.0) -> list[int]:
     """Decode targets over 20 ticks of a load alternating 2% above and below the rate at
-    which decode needs exactly 3 workers (no stabilisation window, so only the
-    hysteresis can hold)."""
+    which decode needs exactly 3 workers (no base stabilisation window, so only the
+    hysteresis or the burst memory can hold)."""
     config = make(
         **{
             "stabilization.scale_down_window_s": 0,
             "sla.scale_down_tolerance": tolerance,
+            "sla.max_scale_down_window_s": burst_window_s,
             "correction.enabled": False,
         }
     )
@@ -252,3 +253,27 @@ def test_load_oscillating_at_a_replica_boundary_does_not_flap() -> None:
     assert held[0] == 4 and changes == 0
     flapping = _boundary_targets(0.0)
     assert sum(1 for a, b in itertools.pairwise(flapping) if a != b) >= 18
+
+
+def test_burst_memory_keeps_capacity_that_was_needed_again() -> None:
+    """Without hysteresis, a scale-down undone one tick later teaches the policy to hold
+    for longer: after the first re-need the target stops alternating."""
+    held = _boundary_targets(0.0, burst_window_s=900.0)
+    changes = sum(1 for a, b in itertools.pairwise(held) if a != b)
+    assert changes <= 2 and held[-1] == 4
+
+
+def test_decode_factor_sizes_like_the_truly_slower_profile() -> None:
+    """Decode sized with factor 1.2 on the planner's profile needs the same workers as
+    decode sized with factor 1.0 on a profile truly 1.2x slower (a slower worker makes
+    fewer tokens/s at the same load, not only a longer ITL)."""
+    from planner.sim.truth import scaled_profile
+    from planner.sla_policy import decode_need
+
+    slow = PerfModel(scaled_profile(PERF.profile, slowdown=1.2))
+    over: dict[str, Any] = {}
+    kw = {"rate_rps": 200.0, "isl_tokens": 1000.0, "osl_tokens": 300.0}
+    corrected = decode_need(make(**over), factor=1.2, **kw).workers
+    true = decode_need(PolicyConfig(settings=make(**over).settings, perf=slow), factor=1.0, **kw)
+    assert corrected == pytest.approx(true.workers, rel=0.02)
+    assert corrected > 1.15 * decode_need(make(**over), factor=1.0, **kw).workers

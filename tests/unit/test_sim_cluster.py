@@ -216,3 +216,19 @@ def test_clone_can_drop_requests_after_a_time(truth: TruePerf) -> None:
     done = part.outcomes()["finish_s"]
     assert len(done) == expect and not np.isnan(done).any()
     assert len(c.table) == len(tr)
+
+
+def test_clone_and_origin_submit_independently(truth: TruePerf) -> None:
+    """The clone shares the request inputs until either side submits more; submitting
+    to one never shows up in the other."""
+    c = Cluster(truth, ClusterConfig(startup_s=0), initial={P: 1, D: 1})
+    c.submit(np.array([0.0, 1.0]), np.array([100, 200]), np.array([10, 20]))
+    twin = c.clone()
+    twin.submit(np.array([2.0]), np.array([300]), np.array([30]))
+    c.submit(np.array([3.0, 4.0]), np.array([400, 500]), np.array([40, 50]))
+    assert len(twin.table) == 3 and len(c.table) == 4
+    assert twin.outcomes()["isl"].tolist() == [100, 200, 300]
+    assert c.outcomes()["isl"].tolist() == [100, 200, 400, 500]
+    twin.advance_to(60)
+    c.advance_to(60)
+    assert twin.snapshot().requests_total == 3 and c.snapshot().requests_total == 4

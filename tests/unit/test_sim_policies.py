@@ -163,3 +163,27 @@ def test_initial_fleet_serves_the_first_minutes(shipped_perf: PerfModel) -> None
     early = run.outcomes["arrival_s"] < exp.settings.interval_s + exp.settings.startup_s
     ok = (ttft <= 0.5) & (itl <= 0.05)
     assert ok[early].mean() >= 0.99
+
+
+def test_decode_correction_converges_to_the_true_slowdown(shipped_perf: PerfModel) -> None:
+    """Workers 1.2x slower than the planner's profile: after 10 intervals of steady
+    load the sla policy's decode factor is within 10% of 1.2, and its decode plan keeps
+    ITL attainment at 99%."""
+    from planner.sim.controllers import PlannerController
+    from planner.sim.truth import scaled_profile
+
+    tr = synthetic_trace("constant", duration_s=900, base_rps=40, osl_tokens=300, seed=16)
+    slow = PerfModel(scaled_profile(shipped_perf.profile, slowdown=1.2))
+    exp = Experiment(
+        tr,
+        load_settings(overrides={"interval_s": 30, "startup_s": 60, "ttft_ms": 500, "itl_ms": 50}),
+        shipped_perf,
+        slow,
+    )
+    ctl = exp.controller("sla")
+    assert isinstance(ctl, PlannerController)
+    run = exp.run(ctl, initial=exp.initial_fleet())
+    late = [d.correction.decode for d in ctl.decisions[10:]]
+    assert late and all(abs(f / 1.2 - 1.0) <= 0.1 for f in late)
+    _, itl = request_latencies(run.outcomes)
+    assert (itl <= 0.05).mean() >= 0.99

@@ -154,9 +154,15 @@ def decode_need(
             f"minimum {op.min_itl_ms:.2f}ms at context {context:.0f}"
         )
         return PhaseNeed(0.0, False, op.clamped, note)
-    # a slower worker (factor f) makes the same concurrency at an f times longer ITL:
-    # f times fewer tokens/s than the profile's throughput at that load
-    per_worker = op.thpt_per_gpu * gpus * s.sla.max_decode_utilization / factor
+    # tokens/s of one worker: the profile's throughput at the operating point, but no
+    # more than the KV cache sustains when every request's final context (ISL + OSL)
+    # must fit (the engine needs that room before a request ends: the simulator reserves
+    # it at admission, vLLM preempts without it; long outputs stay longest in the batch):
+    # max_kv / (ISL + OSL) requests at the operating point's ITL. A slower worker (factor
+    # f) makes the same concurrency at an f times longer ITL: f times fewer tokens/s.
+    util = s.sla.max_decode_utilization
+    kv_bound = config.perf.decode.max_kv_tokens / (isl_tokens + osl_tokens) * 1000.0 / op.itl_ms
+    per_worker = min(op.thpt_per_gpu * gpus, kv_bound) * util / factor
     kv = op.kv_usage
     demand = rate_rps * osl_tokens
     note = f"{demand:.0f} tok/s over {per_worker:.0f} tok/s/worker (kv {kv:.2f})"

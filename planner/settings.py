@@ -122,6 +122,10 @@ class SlaPolicySettings(_Section):
     #: hysteresis: scale down only to the replicas that would still serve the planned
     #: load x (1 + this), so a load hovering at a replica boundary does not flap
     scale_down_tolerance: float = Field(0.2, ge=0, le=2)
+    #: decode KV bound: the requests resident in a batch are length-biased (each stays
+    #: for its OSL), so their mean final context is ISL + this x mean OSL
+    #: (E[OSL^2] / E[OSL] = (1 + CV^2) x mean: 2 for exponential output lengths)
+    resident_osl_factor: float = Field(2.0, ge=1, le=10)
     #: burst memory: lengthen the scale-down window up to this (s) when capacity released
     #: earlier had to be asked back (see planner/burst_memory.py); <= the base window
     #: (stabilization.scale_down_window_s) turns it off

@@ -157,12 +157,16 @@ def decode_need(
     # tokens/s of one worker: the profile's throughput at the operating point, but no
     # more than the KV cache sustains when every request's final context (ISL + OSL)
     # must fit (the engine needs that room before a request ends: the simulator reserves
-    # it at admission, vLLM preempts without it; long outputs stay longest in the batch):
-    # max_kv / (ISL + OSL) requests at the operating point's ITL. A slower worker (factor
+    # it at admission, vLLM preempts without it): max_kv / (ISL + k OSL) requests at the
+    # operating point's ITL, k = resident_osl_factor because long outputs stay longest
+    # in the batch (length-biased). A slower worker (factor
     # f) makes the same concurrency at an f times longer ITL: f times fewer tokens/s.
     util = s.sla.max_decode_utilization
-    kv_bound = config.perf.decode.max_kv_tokens / (isl_tokens + osl_tokens) * 1000.0 / op.itl_ms
-    per_worker = min(op.thpt_per_gpu * gpus, kv_bound) * util / factor
+    resident = isl_tokens + s.sla.resident_osl_factor * osl_tokens
+    kv_bound = config.perf.decode.max_kv_tokens / resident * 1000.0 / op.itl_ms
+    # max_decode_utilization is the ITL margin (per-worker concurrency fluctuates around
+    # its mean); the KV bound has its own (length-biased resident contexts): not both
+    per_worker = min(op.thpt_per_gpu * gpus * util, kv_bound) / factor
     kv = op.kv_usage
     demand = rate_rps * osl_tokens
     note = f"{demand:.0f} tok/s over {per_worker:.0f} tok/s/worker (kv {kv:.2f})"

@@ -179,6 +179,23 @@ class Experiment:
             )
         raise ConfigError("policy", policy, f"one of {', '.join(POLICIES)}")
 
+    def startup_bound(self, oracle_run: SimRun, initial: Mapping[Component, int]) -> float:
+        """GPU-hours that even perfect foresight must pay with the real start-up: a worker
+        the oracle uses in interval k must have been asked for start-up seconds before,
+        and releasing it in a lull shorter than the start-up saves nothing, so the fleet
+        billed in interval k is at least the oracle's largest fleet (in GPUs) over
+        intervals k .. k + ceil(startup / interval)."""
+        s = self.settings
+        gpus = [sum(n * self.gpus[c] for c, n in initial.items())]
+        gpus += [
+            sum(n * self.gpus[c] for c, n in r.targets.items())
+            for r in oracle_run.records
+            if r.targets
+        ]
+        ahead = math.ceil(s.startup_s / s.interval_s - 1e-9)
+        total = sum(max(gpus[k : k + ahead + 1]) for k in range(len(gpus)))
+        return total * s.interval_s / 3600.0
+
     # ------------------------------------------------------------------ static search
     def _static(self, fleet: Mapping[Component, int]) -> tuple[float, SimRun]:
         ctl = StaticController(dict(fleet), name="static")
@@ -246,6 +263,7 @@ class Experiment:
                 run = self.run(ctl, initial=initial, startup_s=0.0)
                 if isinstance(ctl, SearchOracle):
                     run.extra["oracle_evaluations"] = ctl.evaluations
+                    run.extra["startup_bound_gpu_hours"] = self.startup_bound(run, initial)
             else:
                 run = self.run(self.controller(p), initial=initial)
             run.extra["initial_fleet"] = {c.value: n for c, n in initial.items()}

@@ -187,3 +187,19 @@ def test_decode_correction_converges_to_the_true_slowdown(shipped_perf: PerfMode
     assert late and all(abs(f / 1.2 - 1.0) <= 0.1 for f in late)
     _, itl = request_latencies(run.outcomes)
     assert (itl <= 0.05).mean() >= 0.99
+
+
+def test_startup_bound_lies_between_the_oracle_and_its_peak_fleet(
+    shipped_perf: PerfModel,
+) -> None:
+    """The perfect-foresight-with-start-up bound holds each interval's fleet for the
+    start-up: never below the oracle's own fleet-hours, never above its peak fleet held
+    throughout, and above the oracle when the load has short spikes."""
+    tr = synthetic_trace("spike", duration_s=600, base_rps=10, peak_rps=80, seed=17)
+    exp = _exp(shipped_perf, tr)
+    initial = exp.initial_fleet()
+    run = exp.run(exp.controller("oracle", initial=initial), initial=initial, startup_s=0)
+    bound = exp.startup_bound(run, initial)
+    fleets = [sum(initial.values())] + [sum(r.targets.values()) for r in run.records if r.targets]
+    hours = len(fleets) * exp.settings.interval_s / 3600
+    assert sum(fleets) * exp.settings.interval_s / 3600 < bound <= max(fleets) * hours

@@ -203,3 +203,22 @@ def test_startup_bound_lies_between_the_oracle_and_its_peak_fleet(
     fleets = [sum(initial.values())] + [sum(r.targets.values()) for r in run.records if r.targets]
     hours = len(fleets) * exp.settings.interval_s / 3600
     assert sum(fleets) * exp.settings.interval_s / 3600 < bound <= max(fleets) * hours
+
+
+def test_oracle_miss_budget_trades_misses_for_replicas(shipped_perf: PerfModel) -> None:
+    """A larger miss budget never needs more replicas, and a whole interval's worth of
+    budget needs only the minimum fleet; a run of decisions stays at the goal overall."""
+    from planner.sim.oracle import SearchOracle
+
+    tr = synthetic_trace("constant", duration_s=300, base_rps=40, isl_tokens=2000, seed=13)
+    exp = _exp(shipped_perf, tr)
+    oracle = exp.controller("oracle", initial={P: 1, D: 1})
+    assert isinstance(oracle, SearchOracle)
+    strict = oracle.search(0.0)
+    n = oracle._count(0.0, exp.settings.interval_s)
+    fewer = {**strict, P: strict[P] - 1}
+    missed = oracle.misses(fewer, now_s=0.0, allowed=float(n))
+    assert oracle.search(0.0, allowed=float(missed))[P] < strict[P]
+    assert oracle.search(0.0, allowed=float(n)) == {P: 1, D: 1}
+    run = exp.run(exp.controller("oracle"), initial=exp.initial_fleet(), startup_s=0.0)
+    assert summarize(run, exp.targets)["attainment"]["both"] >= 0.99

@@ -36,8 +36,8 @@ SCENARIOS: dict[str, tuple[str, float, float | None, float]] = {
     "conv-slow": ("azure_llm_2023_conv.csv", 30.0, None, 1.2),
     "code": ("azure_llm_2023_code.csv", 15.0, None, 1.0),
     "code-slow": ("azure_llm_2023_code.csv", 15.0, None, 1.2),
-    "servegen": ("servegen_language_m-small.tar.gz", 0.005, 24.0, 1.0),
-    "servegen-slow": ("servegen_language_m-small.tar.gz", 0.005, 24.0, 1.2),
+    "servegen": ("servegen_language_m-small.tar.gz", 0.01, 24.0, 1.0),
+    "servegen-slow": ("servegen_language_m-small.tar.gz", 0.01, 24.0, 1.2),
 }
 
 

@@ -1,16 +1,18 @@
-"""Assemble an EmulatedGraph from settings: trace (bundled default), profile, cluster."""
+"""Assemble an EmulatedGraph from settings: trace (bundled default), profile, and
+planner.sim's cluster model playing the workers (the profile's performance as truth)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from connectors.virtual.environment import VirtualTarget
-from planner.emulator.cluster import QueueCluster
 from planner.emulator.graph import EmulatedGraph
 from planner.perf_model import PerfModel
 from planner.profile import load_profile
 from planner.service.clock import ServiceClock
 from planner.settings import PlannerSettings
+from planner.sim.cluster import Cluster, ClusterConfig
+from planner.sim.truth import TruePerf
 from planner.trace import RequestTrace, read_request_trace
 from planner.types import Component
 
@@ -49,12 +51,12 @@ def build_graph(
         Component.AGG: settings.agg.gpus_per_worker,
     }
     target.gpus_per_worker = {c: gpus[c] for c in initial}
-    cluster = QueueCluster(
-        perf,
-        initial=initial,
-        gpus_per_worker=gpus,
+    config = ClusterConfig(
+        mode=settings.mode,
         startup_s=settings.startup_s if e.startup_s is None else e.startup_s,
+        gpus_per_worker=gpus,
     )
+    cluster = Cluster(TruePerf(perf), config, initial=initial)
     return EmulatedGraph(
         trace=trace or load_emulator_trace(settings),
         cluster=cluster,

@@ -1,112 +1,121 @@
-"""Dynamo-named frontend metrics of the emulated graph: Prometheus histograms/counters in
-their own registry (for scraping), plus an in-memory window of the same events (for the
-in-process MetricsSource), so both paths see identical numbers.
+"""Dynamo-named frontend metrics of the emulated graph, read off the simulated cluster's
+cumulative counters (planner.sim's ClusterSnapshot), for both ways the planner reads them.
 
-Events: at arrival, the request counter and the input-length histogram; at completion,
-TTFT, ITL (one observation per request: its mean inter-token latency), request duration
-and output length. Times are trace seconds; latencies are model (trace) seconds.
+The graph records one snapshot per step of trace time. ``/metrics`` exposes the latest
+one's counters and histograms; the in-process MetricsSource takes two recorded
+snapshots a window apart and applies ``observation_between``, i.e. mean X =
+delta(X_sum) / delta(X_count) and requests = delta(requests_total): the arithmetic of
+PromQL's ``sum(increase(X_sum[W])) / sum(increase(X_count[W]))`` over the same
+counters. Only what a frontend exports is passed on (no replica, queue or KV gauges), and
+an idle window carries no means, as PrometheusSource answers.
+
+Series (labels ``model``, ``dynamo_namespace``): ``dynamo_frontend_requests_total``
+(at arrival), ``..._input_sequence_tokens`` (at arrival), ``..._time_to_first_token_seconds``
+(at the first token), ``..._inter_token_latency_seconds`` (per token gap),
+``..._request_duration_seconds`` and ``..._output_sequence_tokens`` (at completion).
+Times are trace (planner) seconds.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass
+import math
+from bisect import bisect_right
+from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 
-from planner.emulator.cluster import FinishedRequest
+from planner.sim.snapshot import Buckets, ClusterSnapshot, observation_between
 from planner.types import Observation
 
-_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
-_ITL_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 1)
-_TOKEN_BUCKETS = (16, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
+PREFIX = "dynamo_frontend_"
 
 
-@dataclass(frozen=True, slots=True)
-class _Arrival:
-    t_s: float
-    isl: int
+def frontend_observation(prev: ClusterSnapshot, cur: ClusterSnapshot) -> Observation:
+    """What the frontend's counters say about (prev.time_s, cur.time_s]."""
+    obs = observation_between(prev, cur)
+    if obs.requests <= 0:
+        return Observation(window_s=obs.window_s, requests=0.0)
+    return Observation(
+        window_s=obs.window_s,
+        requests=obs.requests,
+        isl_tokens=obs.isl_tokens,
+        osl_tokens=obs.osl_tokens,
+        ttft_s=obs.ttft_s,
+        itl_s=obs.itl_s,
+        request_duration_s=obs.request_duration_s,
+    )
 
 
 class FrontendMetrics:
-    """The emulated frontend's counters; ``window`` answers like increase() over [W]."""
+    """A timeline of cluster snapshots (kept ``keep_s``) and its Prometheus exposition."""
 
-    def __init__(self, *, model: str, namespace: str, keep_s: float) -> None:
-        self.registry = r = CollectorRegistry(auto_describe=True)
-        labels = ["model", "dynamo_namespace"]
-        p = "dynamo_frontend_"
-        self.requests = Counter(f"{p}requests", "Requests received", labels, registry=r)
-        self.ttft = Histogram(
-            f"{p}time_to_first_token_seconds", "TTFT", labels, buckets=_LATENCY_BUCKETS, registry=r
-        )
-        self.itl = Histogram(
-            f"{p}inter_token_latency_seconds", "ITL", labels, buckets=_ITL_BUCKETS, registry=r
-        )
-        self.duration = Histogram(
-            f"{p}request_duration_seconds", "Duration", labels, buckets=_LATENCY_BUCKETS, registry=r
-        )
-        self.isl = Histogram(
-            f"{p}input_sequence_tokens", "ISL", labels, buckets=_TOKEN_BUCKETS, registry=r
-        )
-        self.osl = Histogram(
-            f"{p}output_sequence_tokens", "OSL", labels, buckets=_TOKEN_BUCKETS, registry=r
-        )
-        lv = {"model": model, "dynamo_namespace": namespace}
-        self._requests = self.requests.labels(**lv)
-        self._ttft, self._itl = self.ttft.labels(**lv), self.itl.labels(**lv)
-        self._duration = self.duration.labels(**lv)
-        self._isl, self._osl = self.isl.labels(**lv), self.osl.labels(**lv)
+    def __init__(self, first: ClusterSnapshot, *, model: str, namespace: str, keep_s: float):
+        self.labels = {"model": model, "dynamo_namespace": namespace}
         self.keep_s = keep_s
-        self._arrivals: deque[_Arrival] = deque()
-        self._finished: deque[tuple[float, FinishedRequest]] = deque()
+        self._times: list[float] = [first.time_s]
+        self._snaps: list[ClusterSnapshot] = [first]
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(self)
 
-    def arrived(self, *, t_s: float, isl_tokens: int) -> None:
-        self._requests.inc()
-        self._isl.observe(isl_tokens)
-        self._arrivals.append(_Arrival(t_s, isl_tokens))
+    @property
+    def latest(self) -> ClusterSnapshot:
+        return self._snaps[-1]
 
-    def finished(self, req: FinishedRequest, *, t_s: float) -> None:
-        self._ttft.observe(req.ttft_s)
-        self._itl.observe(req.itl_s)
-        self._duration.observe(req.duration_s)
-        self._osl.observe(req.osl_tokens)
-        self._finished.append((t_s, req))
+    @property
+    def kept_from_s(self) -> float:
+        """The oldest recorded time still kept."""
+        return self._times[0]
 
-    def prune(self, *, now_s: float) -> None:
-        cutoff = now_s - self.keep_s
-        while self._arrivals and self._arrivals[0].t_s <= cutoff:
-            self._arrivals.popleft()
-        while self._finished and self._finished[0][0] <= cutoff:
-            self._finished.popleft()
+    def record(self, snap: ClusterSnapshot) -> None:
+        """Append ``snap`` (not older than the latest); drop what is past ``keep_s``, keeping
+        one snapshot at or before the cutoff so a full window can still be answered."""
+        if snap.time_s < self._times[-1]:
+            raise ValueError(f"snapshot at {snap.time_s}s is older than {self._times[-1]}s")
+        self._times.append(snap.time_s)
+        self._snaps.append(snap)
+        drop = bisect_right(self._times, snap.time_s - self.keep_s) - 1
+        if drop > 256:  # trim in blocks: list deletion from the front is O(n)
+            del self._times[:drop]
+            del self._snaps[:drop]
+
+    def at(self, t_s: float) -> ClusterSnapshot | None:
+        """The latest snapshot recorded at or before ``t_s`` (None if all are later)."""
+        i = bisect_right(self._times, t_s + 1e-9)
+        return self._snaps[i - 1] if i else None
 
     def window(self, *, now_s: float, window_s: float) -> Observation:
-        """Aggregates of (now - window, now]: the same sums and counts increase() gives."""
-        lo = now_s - window_s
-        n = 0
-        isl_sum = 0.0
-        for a in reversed(self._arrivals):
-            if a.t_s <= lo:
-                break
-            if a.t_s <= now_s:
-                n += 1
-                isl_sum += a.isl
-        if n == 0:
-            return Observation(window_s=window_s, requests=0.0)
-        done = [r for t, r in reversed(self._finished) if lo < t <= now_s]
-        k = len(done)
+        """The frontend's view of (now - window, now]; a window reaching before the first
+        kept snapshot is shortened to start there (its ``window_s`` says so)."""
+        cur = self.at(now_s) or self._snaps[0]
+        prev = self.at(now_s - window_s) or self._snaps[0]
+        return frontend_observation(prev, cur)
 
-        def mean(total: float) -> float | None:
-            return total / k if k else None
-
-        return Observation(
-            window_s=window_s,
-            requests=float(n),
-            isl_tokens=isl_sum / n,
-            osl_tokens=mean(sum(r.osl_tokens for r in done)),
-            ttft_s=mean(sum(r.ttft_s for r in done)),
-            itl_s=mean(sum(r.itl_s for r in done)),
-            request_duration_s=mean(sum(r.duration_s for r in done)),
+    # ------------------------------------------------------------ exposition
+    def collect(self) -> Iterator[Metric]:
+        """prometheus_client's collector hook: the latest snapshot's counters."""
+        s = self.latest
+        names, values = list(self.labels), list(self.labels.values())
+        requests = CounterMetricFamily(
+            f"{PREFIX}requests", "Requests received by the frontend", labels=names
         )
+        requests.add_metric(values, float(s.requests_total))
+        yield requests
+        for name, doc, buckets, total in (
+            ("time_to_first_token_seconds", "Time to first token", s.ttft_buckets, s.ttft_sum_s),
+            ("inter_token_latency_seconds", "Inter-token latency", s.itl_buckets, s.itl_sum_s),
+            ("request_duration_seconds", "Request duration", s.duration_buckets, s.duration_sum_s),
+            ("input_sequence_tokens", "Input sequence length", s.isl_buckets, s.isl_sum),
+            ("output_sequence_tokens", "Output sequence length", s.osl_buckets, s.osl_sum),
+        ):
+            fam = HistogramMetricFamily(f"{PREFIX}{name}", doc, labels=names)
+            fam.add_metric(values, buckets=_le(buckets), sum_value=float(total))
+            yield fam
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _le(buckets: Buckets) -> list[tuple[str, float]]:
+    """Bucket bounds as exposition ``le`` labels ("0.25", "1024.0", "+Inf")."""
+    return [("+Inf" if math.isinf(le) else repr(float(le)), float(n)) for le, n in buckets]

@@ -1,5 +1,5 @@
 """EmulatedSource: the MetricsSource that reads the emulated graph in-process (no
-Prometheus), from the same events its /metrics exposes."""
+Prometheus), from the same cumulative counters its /metrics exposes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from planner.types import LoadPoint, Observation
 
 
 class EmulatedSource:
-    """Observations straight from the emulated graph's frontend event window."""
+    """Observations from the graph's snapshot timeline (frontend_observation, i.e.
+    planner.sim's observation_between less what a frontend does not export)."""
 
     def __init__(self, graph: EmulatedGraph) -> None:
         self.graph = graph
@@ -17,14 +18,13 @@ class EmulatedSource:
         return await self.graph.observe(window_s=window_s)
 
     async def history(self, *, start_s: float, end_s: float, step_s: float) -> list[LoadPoint]:
-        """Load per step over what the graph still keeps; older steps are gaps (None)."""
+        """Load per step over what the graph still keeps; older or future steps are gaps."""
         await self.graph.sync()
         m = self.graph.metrics
-        kept_from = self.graph.now_s - m.keep_s
         points: list[LoadPoint] = []
         t = start_s
         while t <= end_s + 1e-9:
-            if t - step_s < kept_from or t > self.graph.now_s:
+            if t - step_s < m.kept_from_s - 1e-9 or t > self.graph.now_s + 1e-9:
                 points.append(LoadPoint(time_s=t, request_rate_rps=None))
             else:
                 points.append(m.window(now_s=t, window_s=step_s).load_point(time_s=t))

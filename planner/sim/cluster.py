@@ -9,8 +9,11 @@
 
 The offline simulator drives it with simulated time; an emulated graph can drive it
 with wall-clock time. Prefill is exact (event per batch, see prefill.py); decode is
-stepped in ticks of ``decode_step_s`` (see decode.py). Initial workers are ready at the
-start time (a warm fleet); workers added later become ready after ``startup_s``.
+stepped in ticks of ``decode_step_s`` (see decode.py); each ``advance_to`` starts its
+ticks at the current time, so slices that are whole multiples of the tick reproduce one
+long advance, and other slices shorten one tick each (finishes move by < ~one tick;
+tests/unit/test_sim_cluster.py). Initial workers are ready at the start time (a warm
+fleet); workers added later become ready after ``startup_s``.
 """
 
 from __future__ import annotations
@@ -27,9 +30,11 @@ from planner.errors import ConfigError
 from planner.sim.counters import (
     DURATION_BUCKETS_S,
     ITL_BUCKETS_S,
+    TOKEN_BUCKETS,
     TTFT_BUCKETS_S,
     Counters,
     cumulative,
+    token_histogram,
 )
 from planner.sim.decode import DecodePool
 from planner.sim.fleet import Fleet
@@ -83,6 +88,9 @@ class Cluster:
         self.now_s = cfg.start_s
         self.table = RequestTable()
         self.counters = Counters()
+        #: ISL histogram of the first ``_isl_counted`` requests (advanced by snapshot())
+        self._isl_hist = np.zeros(len(TOKEN_BUCKETS) + 1)
+        self._isl_counted = 0
         comps = cfg.components
         self.fleet = Fleet(
             gpus_per_worker={c: int(cfg.gpus_per_worker.get(c, 1)) for c in comps},
@@ -168,6 +176,10 @@ class Cluster:
             for w in fleet.workers
             if w.component is self.decode_component and w.live and w.ready_s <= now
         ]
+        if arrived > self._isl_counted:
+            new = np.asarray(tab.isl[self._isl_counted : arrived], dtype=np.float64)
+            self._isl_hist += token_histogram(new)
+            self._isl_counted = arrived
         kv = self.decode.kv_usage
         kv_mean = (
             float(np.mean([kv[i] if i < len(kv) else 0.0 for i in ready_decode]))
@@ -208,6 +220,8 @@ class Cluster:
             gpu_seconds={c: fleet.gpu_seconds(c, now) for c in comps},
             prefill_busy_gpu_s=self.prefill.busy_s,
             gpus_held=fleet.gpus_held(now),
+            isl_buckets=cumulative(TOKEN_BUCKETS, self._isl_hist),
+            osl_buckets=cumulative(TOKEN_BUCKETS, cnt.osl_hist),
         )
 
     def clone(self, *, requests_before_s: float | None = None) -> Cluster:

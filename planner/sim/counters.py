@@ -4,6 +4,8 @@ Names follow Dynamo's frontend metrics: TTFT is observed when a request's first 
 emitted; request duration, OSL and ITL when it finishes. ITL is kept per token gap as
 Prometheus would see it (sum of gaps, number of gaps); its histogram observes each
 request's mean gap with weight OSL - 1 (the simulator does not time individual tokens).
+Input and output lengths get histograms too (ISL at arrival, counted by the cluster's
+snapshot; OSL at finish), so every frontend histogram has real buckets.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ FloatArray = NDArray[np.float64]
 TTFT_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 ITL_BUCKETS_S = (0.002, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.2, 0.5, 1.0)
 DURATION_BUCKETS_S = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
+#: ISL and OSL bucket upper bounds (tokens)
+TOKEN_BUCKETS = (16, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 131072)
 
 
 def _hist(edges: tuple[float, ...]) -> FloatArray:
@@ -37,6 +41,7 @@ class Counters:
     ttft_hist: FloatArray = field(default_factory=lambda: _hist(TTFT_BUCKETS_S))
     itl_hist: FloatArray = field(default_factory=lambda: _hist(ITL_BUCKETS_S))
     duration_hist: FloatArray = field(default_factory=lambda: _hist(DURATION_BUCKETS_S))
+    osl_hist: FloatArray = field(default_factory=lambda: _hist(TOKEN_BUCKETS))
 
     def first_tokens(self, *, ttft_s: FloatArray) -> None:
         self.ttft_sum_s += float(ttft_s.sum())
@@ -56,6 +61,7 @@ class Counters:
             np.searchsorted(DURATION_BUCKETS_S, duration, side="left"),
             minlength=len(self.duration_hist),
         )
+        self.osl_hist += token_histogram(osl)
         gaps = osl - 1.0
         multi = gaps > 0
         if multi.any():
@@ -68,6 +74,13 @@ class Counters:
                 weights=g,
                 minlength=len(self.itl_hist),
             )
+
+
+def token_histogram(tokens: FloatArray) -> FloatArray:
+    """Per-bucket counts of token lengths over TOKEN_BUCKETS (+Inf last)."""
+    return np.bincount(
+        np.searchsorted(TOKEN_BUCKETS, tokens, side="left"), minlength=len(TOKEN_BUCKETS) + 1
+    ).astype(np.float64)
 
 
 def cumulative(edges: tuple[float, ...], counts: FloatArray) -> tuple[tuple[float, float], ...]:

@@ -67,12 +67,35 @@ class Targets:
     max_gpus: int | None = None
 
 
-def summarize(run: SimRun, targets: Targets) -> dict[str, Any]:
-    ttft, itl = request_latencies(run.outcomes)
+def score_requests(
+    outcomes: dict[str, FloatArray], *, ttft_ms: float, itl_ms: float, span_s: float
+) -> dict[str, Any]:
+    """Per-request scoring (see the module docstring) of any run's ``outcomes``: the
+    simulator's and the emulated graph's."""
+    ttft, itl = request_latencies(outcomes)
     n = len(ttft)
-    ok_t = np.nan_to_num(ttft, nan=np.inf) <= targets.ttft_ms / 1000.0
-    ok_i = np.nan_to_num(itl, nan=np.inf) <= targets.itl_ms / 1000.0
+    ok_t = np.nan_to_num(ttft, nan=np.inf) <= ttft_ms / 1000.0
+    ok_i = np.nan_to_num(itl, nan=np.inf) <= itl_ms / 1000.0
     both = ok_t & ok_i
+    multi = outcomes["osl"] > 1
+    return {
+        "requests": n,
+        "unfinished": int(np.isnan(outcomes["finish_s"]).sum()),
+        "attainment": {
+            "ttft": float(ok_t.mean()) if n else 1.0,
+            "itl": float(ok_i.mean()) if n else 1.0,
+            "both": float(both.mean()) if n else 1.0,
+        },
+        "goodput_rps": float(both.sum()) / span_s if span_s > 0 else 0.0,
+        "ttft_ms": {f"p{q}": _ms(_pct(ttft, q)) for q in (50, 90, 99)},
+        "itl_ms": {f"p{q}": _ms(_pct(itl[multi], q)) for q in (50, 90, 99)},
+    }
+
+
+def summarize(run: SimRun, targets: Targets) -> dict[str, Any]:
+    scored = score_requests(
+        run.outcomes, ttft_ms=targets.ttft_ms, itl_ms=targets.itl_ms, span_s=run.span_s
+    )
     events, reversals = scale_churn(run)
     violations = (
         sum(1 for r in run.records if r.target_gpus > targets.max_gpus)
@@ -84,19 +107,9 @@ def summarize(run: SimRun, targets: Targets) -> dict[str, Any]:
         if targets.max_gpus is not None
         else 0
     )
-    multi = run.outcomes["osl"] > 1
     return {
         "policy": run.policy,
-        "requests": n,
-        "unfinished": int(np.isnan(run.outcomes["finish_s"]).sum()),
-        "attainment": {
-            "ttft": float(ok_t.mean()) if n else 1.0,
-            "itl": float(ok_i.mean()) if n else 1.0,
-            "both": float(both.mean()) if n else 1.0,
-        },
-        "goodput_rps": float(both.sum()) / run.span_s,
-        "ttft_ms": {f"p{q}": _ms(_pct(ttft, q)) for q in (50, 90, 99)},
-        "itl_ms": {f"p{q}": _ms(_pct(itl[multi], q)) for q in (50, 90, 99)},
+        **scored,
         "gpu_hours": run.gpu_hours,
         "gpu_hours_by_component": {c.value: s / 3600.0 for c, s in run.gpu_seconds.items()},
         "peak_gpus_held": run.peak_gpus_held,

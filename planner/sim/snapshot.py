@@ -49,6 +49,9 @@ class ClusterSnapshot:
     #: GPU-seconds spent prefilling so far (prefill utilisation numerator)
     prefill_busy_gpu_s: float
     gpus_held: int
+    #: cumulative ISL (arrived requests) and OSL (finished requests) buckets, in tokens
+    isl_buckets: Buckets = ()
+    osl_buckets: Buckets = ()
 
     @property
     def gpu_hours(self) -> float:

@@ -71,7 +71,8 @@ async def test_scale_up_outage_recovery_and_scale_down_to_minimum(tmp_path: Path
         # load phase: wait until the graph was scaled up through the virtual connector
         graph = app.graph
         await until(
-            lambda: graph.cluster.snapshot().desired.get(Component.PREFILL, 1) >= 3, timeout_s=60
+            lambda: graph.cluster.snapshot().desired_replicas.get(Component.PREFILL, 1) >= 3,
+            timeout_s=60,
         )
         # outage: stop Prometheus for about four intervals
         await asyncio.to_thread(prom.stop)
@@ -100,5 +101,5 @@ async def test_scale_up_outage_recovery_and_scale_down_to_minimum(tmp_path: Path
     assert final.decision is not None
     assert final.decision.targets == {Component.PREFILL: 1, Component.DECODE: 1}
     snap = app.graph.cluster.snapshot()
-    assert snap.desired == {Component.PREFILL: 1, Component.DECODE: 1}
+    assert snap.desired_replicas == {Component.PREFILL: 1, Component.DECODE: 1}
     assert app.service.telemetry.missing._value.get() >= len(missing)

@@ -105,7 +105,10 @@ async def test_apply_failure_is_retried_and_the_decision_reapplied(fake: FakePro
     assert app.service.pending is not None
     wanted = app.service.pending.targets
     # nothing half-written: the graph still has its initial replicas on every component
-    assert app.graph.cluster.snapshot().desired == {Component.PREFILL: 1, Component.DECODE: 1}
+    assert app.graph.cluster.snapshot().desired_replicas == {
+        Component.PREFILL: 1,
+        Component.DECODE: 1,
+    }
     await wait_ticks(app, 2)
     text = await _metrics(app)
     stop.set()
@@ -113,7 +116,10 @@ async def test_apply_failure_is_retried_and_the_decision_reapplied(fake: FakePro
     assert app.service.pending is None
     assert flaky[0].apply_calls[2] == wanted  # the re-apply is the same whole decision
     await app.graph.sync()
-    assert app.graph.cluster.snapshot().desired[Component.PREFILL] == wanted[Component.PREFILL]
+    assert (
+        app.graph.cluster.snapshot().desired_replicas[Component.PREFILL]
+        == wanted[Component.PREFILL]
+    )
     assert _sample(text, 'sla_planner_connector_errors_total{kind="error"}') == 2
 
 
@@ -158,7 +164,7 @@ async def test_advisory_publishes_but_never_writes(fake: FakePrometheus) -> None
     assert _sample(text, 'sla_planner_current_replicas{component="prefill"}') == 1
     assert _sample(text, "sla_planner_advisory") == 1
     assert app.graph is not None
-    assert app.graph.cluster.snapshot().desired[Component.PREFILL] == 1
+    assert app.graph.cluster.snapshot().desired_replicas[Component.PREFILL] == 1
 
 
 async def test_warm_start_feeds_history_to_the_forecaster(fake: FakePrometheus) -> None:

@@ -100,6 +100,70 @@ def test_same_inputs_same_outcomes(truth: TruePerf) -> None:
         np.testing.assert_array_equal(outs[0][k], outs[1][k])
 
 
+def _sliced(truth: TruePerf, tr, slices: list[float], *, feed: bool) -> Cluster:
+    """A cluster advanced through ``slices``, scaled up at t = 200 s; ``feed`` submits
+    each slice's arrivals just before advancing over them (as the emulated graph does)."""
+    c = Cluster(truth, ClusterConfig(startup_s=60), initial={P: 1, D: 1})
+    if not feed:
+        c.submit(tr.arrival_s, tr.isl_tokens, tr.osl_tokens)
+    fed = 0
+    for t in slices:
+        if feed:
+            hi = int(np.searchsorted(tr.arrival_s, t, side="right"))
+            c.submit(tr.arrival_s[fed:hi], tr.isl_tokens[fed:hi], tr.osl_tokens[fed:hi])
+            fed = hi
+        c.advance_to(t)
+        if t == 200.0:
+            c.set_targets({P: 3, D: 2}, now_s=t)
+    c.advance_to(1200.0)
+    return c
+
+
+def test_wall_clock_slices_give_the_outcomes_of_one_advance(truth: TruePerf) -> None:
+    """An emulated graph advances in small slices while feeding arrivals as they come.
+    Slices that are whole multiples of the decode tick (1 s) reproduce one long advance;
+    slices of any length (1.5-6 s) shorten a tick each, which moves no prefill or first
+    token here and finishes by at most two ticks."""
+    tr = synthetic_trace("sine", duration_s=600, base_rps=5, peak_rps=60, length_cv=0.5, seed=3)
+    whole = _sliced(truth, tr, [200.0, 1200.0], feed=False)
+    grid = _sliced(truth, tr, [float(t) for t in range(1, 1201)], feed=True)
+    rng = np.random.default_rng(0)
+    ends = np.cumsum(rng.uniform(1.5, 6.0, 500))  # 50-200 ms of wall time at 30x
+    ragged = _sliced(truth, tr, sorted({*ends[ends < 1200].tolist(), 200.0, 1200.0}), feed=True)
+    ref = whole.outcomes()
+    assert not np.isnan(ref["finish_s"]).any()
+    step = whole.config.decode_step_s
+    for c, tol_s in ((grid, 1e-9), (ragged, 2 * step)):
+        o = c.outcomes()
+        for k in ("prefill_done_s", "first_token_s", "finish_s"):
+            np.testing.assert_allclose(o[k], ref[k], rtol=0, atol=tol_s, err_msg=k)
+        a, b = c.snapshot(), whole.snapshot()
+        assert a.requests_finished == b.requests_finished == len(tr)
+        assert a.ttft_sum_s == pytest.approx(b.ttft_sum_s, rel=1e-6)
+        assert a.itl_sum_s == pytest.approx(b.itl_sum_s, rel=0.01)
+        assert a.gpu_seconds == pytest.approx(b.gpu_seconds)
+    assert grid.snapshot().itl_sum_s == pytest.approx(whole.snapshot().itl_sum_s, rel=1e-9)
+
+
+def test_token_histograms_count_every_request(truth: TruePerf) -> None:
+    """ISL buckets count arrived requests and OSL buckets finished ones, with the same
+    totals as the request counters (what the frontend's _count series expose)."""
+    tr = synthetic_trace("constant", duration_s=60, base_rps=10, length_cv=1.0, seed=5)
+    c = Cluster(truth, ClusterConfig(), initial={P: 1, D: 1})
+    c.submit(tr.arrival_s, tr.isl_tokens, tr.osl_tokens)
+    c.advance_to(30.0)
+    mid = c.snapshot()
+    assert mid.isl_buckets[-1] == (float("inf"), mid.requests_total)
+    arrived = tr.isl_tokens[tr.arrival_s <= 30.0]
+    assert dict(mid.isl_buckets)[1024.0] == int((arrived <= 1024).sum())
+    c.advance_to(600.0)
+    end = c.snapshot()
+    assert end.isl_buckets[-1][1] == end.osl_buckets[-1][1] == len(tr)
+    assert dict(end.osl_buckets)[256.0] == int((tr.osl_tokens <= 256).sum())
+    counts = [n for _, n in end.osl_buckets]
+    assert counts == sorted(counts)  # cumulative
+
+
 def test_prefill_batch_time_follows_the_profile(truth: TruePerf, shipped_perf: PerfModel) -> None:
     """A lone prompt takes TTFT(ISL); a queue forms under overload and drains in order."""
     c = Cluster(truth, ClusterConfig(), initial={P: 1, D: 1})

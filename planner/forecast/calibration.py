@@ -18,9 +18,13 @@ fewer than 5 of those either, the upper value is the point plus half the recent 
 Residuals are pooled separately for forecasts made from an idle level (point 0) and
 from a busy one. Busy-time errors say nothing about what follows silence: pooled
 together, a ramp's large residuals kept the upper value (and so the replicas) high long
-after traffic stopped. An idle-origin forecast uses only idle-origin residuals; until 5
-exist, its upper value is the point (0), so a graph whose traffic stops scales down to
-its minimum, while an intermittent one (bursts after idle minutes) learns its bursts.
+after traffic stopped. An idle-origin residual also remembers how many intervals the
+silence had lasted when the forecast was made, and a forecast after k idle intervals
+uses only residuals from silences at least k long: "what followed a silence this
+long". With fewer than 5 of those, its upper value is the point (0). So an intermittent
+load (bursts after short lulls) keeps its burst band during short lulls, while after a
+silence longer than any that was ever followed by a burst, the band is 0 and the graph
+scales down to its minimum.
 """
 
 from __future__ import annotations
@@ -41,6 +45,21 @@ MIN_NAIVE = 5
 class _Pending:
     point: float
     upper: float
+    #: consecutive idle intervals at the forecast's origin
+    idle_run: int = 0
+
+
+def idle_run(history: LoadHistory) -> int:
+    """Consecutive most recent intervals without traffic (rate 0; missing ones are
+    skipped over, they are not evidence either way)."""
+    rates = history.values("rate", 512)
+    run = 0
+    for v in rates[::-1]:
+        if v > 0:
+            break
+        if v == 0:
+            run += 1
+    return run
 
 
 class UpperCalibrator:
@@ -60,14 +79,25 @@ class UpperCalibrator:
         self.window = window
         self.gamma = gamma
         self.min_residuals = min_residuals
-        #: (series, steps, idle origin) -> residuals
-        self._residuals: dict[tuple[str, int, bool], deque[float]] = {}
+        #: (series, steps) -> residuals of busy-origin forecasts
+        self._residuals: dict[tuple[str, int], deque[float]] = {}
+        #: (series, steps) -> (idle run at the origin, residual) of idle-origin forecasts
+        self._idle_residuals: dict[tuple[str, int], deque[tuple[int, float]]] = {}
         self._level: dict[tuple[str, int], float] = {}
         self._pending: dict[tuple[str, int], dict[int, _Pending]] = {}
 
-    def record(self, series: str, steps: int, *, target: int, point: float, upper: float) -> None:
+    def record(
+        self,
+        series: str,
+        steps: int,
+        *,
+        target: int,
+        point: float,
+        upper: float,
+        idle_run: int = 0,
+    ) -> None:
         """Remember a forecast for interval ``target`` (a repeat for it replaces it)."""
-        self._pending.setdefault((series, steps), {})[target] = _Pending(point, upper)
+        self._pending.setdefault((series, steps), {})[target] = _Pending(point, upper, idle_run)
 
     def resolve(self, series: str, index: int, actual: float) -> None:
         """Interval ``index`` arrived with ``actual`` (NaN: missing; drops its forecasts)."""
@@ -78,9 +108,12 @@ class UpperCalibrator:
                 p = pending.pop(target)
                 if target != index or not math.isfinite(actual):
                     continue
-                pool = (key[0], key[1], p.point <= 0.0)
-                res = self._residuals.setdefault(pool, deque(maxlen=self.window))
-                res.append(actual - p.point)
+                if p.point <= 0.0:
+                    idle = self._idle_residuals.setdefault(key, deque(maxlen=self.window))
+                    idle.append((p.idle_run, actual - p.point))
+                else:
+                    res = self._residuals.setdefault(key, deque(maxlen=self.window))
+                    res.append(actual - p.point)
                 miss = 1.0 if actual > p.upper + 1e-12 else 0.0
                 level = self._level.get(key, self.quantile)
                 level += self.gamma * (miss - (1.0 - self.quantile))
@@ -95,12 +128,14 @@ class UpperCalibrator:
         """(upper value, calibrated?) for a point forecast ``point`` ``steps`` ahead."""
         level = self.level(series, steps)
         if point <= 0.0:
-            idle = self._residuals.get((series, steps, True))
-            if idle is None or len(idle) < MIN_NAIVE:
-                return point, True  # no evidence yet of what follows idle windows
-            q = float(np.quantile(np.fromiter(idle, float, len(idle)), level, method="higher"))
+            run = idle_run(history)
+            pool = self._idle_residuals.get((series, steps), ())
+            seen = [r for k, r in pool if k >= run]
+            if len(seen) < MIN_NAIVE:
+                return point, True  # no evidence of what follows a silence this long
+            q = float(np.quantile(np.asarray(seen), level, method="higher"))
             return max(point, point + q), True
-        res = self._residuals.get((series, steps, False))
+        res = self._residuals.get((series, steps))
         if res is not None and len(res) >= self.min_residuals:
             sample = np.fromiter(res, float, len(res))
         else:

@@ -9,7 +9,7 @@ from collections import deque
 from typing import Any
 
 from planner.forecast.base import FitJob
-from planner.forecast.calibration import UpperCalibrator
+from planner.forecast.calibration import UpperCalibrator, idle_run
 from planner.forecast.history import SERIES, LoadHistory
 from planner.types import Forecast, LoadPoint, Quantity
 
@@ -70,6 +70,7 @@ class ModelForecaster:
         quantities: list[Quantity] = []
         fallback: list[str] = []
         uncalibrated = False
+        run = idle_run(self.history)
         for s in SERIES:
             p = self._predict(s, steps)
             if p is None or not math.isfinite(p):
@@ -79,7 +80,7 @@ class ModelForecaster:
             p = max(0.0, float(p))
             upper, calibrated = self.calibrator.upper(s, steps, point=p, history=self.history)
             uncalibrated |= not calibrated
-            self.calibrator.record(s, steps, target=target, point=p, upper=upper)
+            self.calibrator.record(s, steps, target=target, point=p, upper=upper, idle_run=run)
             quantities.append(Quantity(point=p, upper=upper))
         notes = [self._fit_note] if self._fit_note else []
         if fallback:

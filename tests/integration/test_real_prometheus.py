@@ -102,7 +102,13 @@ async def test_scale_up_outage_recovery_and_scale_down_to_minimum(tmp_path: Path
     assert len(idle) >= 5, "the idle phase must be seen as idle, not missing"
     final = recs[-1]
     assert final.decision is not None
-    assert final.decision.targets == {Component.PREFILL: 1, Component.DECODE: 1}
+    tail = []
+    for r in recs[-8:]:
+        d = r.decision
+        rate = d.forecast.request_rate_rps if d is not None and d.forecast else None
+        req = r.observation.requests if r.observation is not None else None
+        tail.append(f"tick {r.index}: requests={req} rate={rate} {d.reasons() if d else ''}")
+    assert final.decision.targets == {Component.PREFILL: 1, Component.DECODE: 1}, "\n".join(tail)
     snap = app.graph.cluster.snapshot()
     assert snap.desired_replicas == {Component.PREFILL: 1, Component.DECODE: 1}
     assert app.service.telemetry.missing._value.get() >= len(missing)

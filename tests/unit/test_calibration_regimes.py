@@ -39,3 +39,23 @@ def test_bursts_after_idle_windows_are_learned() -> None:
     fc = f.forecast(horizon_s=60.0)
     assert fc.request_rate_rps.point == 0.0
     assert fc.request_rate_rps.upper >= 80.0
+
+
+def test_a_silence_longer_than_any_seen_before_a_burst_drops_the_band() -> None:
+    """Bursts that followed 2-interval lulls keep the band during a 2-interval lull, but
+    after a longer silence (never seen followed by a burst) the band is 0 again, so
+    spurious early idle windows cannot hold replicas up once traffic really stops."""
+    f = make_forecaster("constant", quantile=0.9, interval_s=60.0)
+    t = 0.0
+    for _ in range(12):
+        for rate in (0.0, 0.0, 80.0):
+            t += 60.0
+            f.observe(_busy(t, rate) if rate else LoadPoint(time_s=t, request_rate_rps=0.0))
+            f.forecast(horizon_s=60.0)
+    uppers = []
+    for _ in range(4):
+        t += 60.0
+        f.observe(LoadPoint(time_s=t, request_rate_rps=0.0))
+        uppers.append(f.forecast(horizon_s=60.0).request_rate_rps.upper)
+    assert uppers[0] >= 80.0 and uppers[1] >= 80.0  # lulls of 1 and 2 were followed by bursts
+    assert uppers[2] == 0.0 and uppers[3] == 0.0  # no silence of 3+ ever was

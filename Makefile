@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test check lint format typecheck bench evaluate backtests clean deploy-check gpu-wheel gpu-test
+.PHONY: install run test check lint format typecheck bench evaluate feasibility backtests clean deploy-check gpu-wheel gpu-test
 
 install: $(STAMP)
 
@@ -52,6 +52,10 @@ bench: install
 # Policy comparison on the shared traces; regenerates docs/simulation.md (several minutes).
 evaluate: install
 	$(PY) -m tests.bench.evaluate
+
+# How far the GPU-hour goal is from a causal policy -> docs/simulation.md (~5 min)
+feasibility: install
+	$(PY) -m tests.bench.feasibility
 
 # Forecaster backtests on the public traces -> out/backtests/ and docs/forecasting.md
 backtests: install

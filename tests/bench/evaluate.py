@@ -131,6 +131,23 @@ def _table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+#: blocks other scripts write into the doc (kept when the doc is regenerated)
+FEASIBILITY = ("<!-- feasibility:begin -->", "<!-- feasibility:end -->")
+
+
+def _keep_block(new: str, doc: Path, markers: tuple[str, str]) -> str:
+    """``new`` with the marked block's content taken from the current ``doc``."""
+    begin, end = markers
+    if not doc.exists() or begin not in new:
+        return new
+    old = doc.read_text()
+    if begin not in old or end not in old:
+        return new
+    kept = old.split(begin, 1)[1].split(end, 1)[0]
+    head, rest = new.split(begin, 1)
+    return f"{head}{begin}{kept}{end}{rest.split(end, 1)[1]}"
+
+
 def main(argv: list[str]) -> int:
     render_only = argv == ["--render"]
     names = [] if render_only else (argv or list(SCENARIOS))
@@ -155,7 +172,9 @@ def main(argv: list[str]) -> int:
             f"```\n{m['command']}\n```\n\n{_table(results[name])}\n"
         )
     template = (Path(__file__).parent / "simulation_template.md").read_text()
-    DOC.write_text(template.replace("{{RESULTS}}", "\n".join(sections)))
+    DOC.write_text(
+        _keep_block(template.replace("{{RESULTS}}", "\n".join(sections)), DOC, FEASIBILITY)
+    )
     print(f"wrote {DOC}")
     return 0
 

@@ -1,0 +1,302 @@
+"""How far the GPU-hour goal is from what a causal policy can reach on the Azure traces.
+
+    python -m tests.bench.feasibility            # the four Azure scenarios (~5 min)
+    python -m tests.bench.feasibility conv       # one scenario
+    python -m tests.bench.feasibility --render   # rewrite the doc block from the JSON
+
+Three measurements per scenario, written to out/feasibility/feasibility.json and into
+the block between the ``feasibility`` markers of docs/simulation.md:
+
+1. **Needed margin.** Capacity asked for at the end of interval t serves from t + L
+   (L = ceil((interval + start-up) / interval) intervals later), so a policy that
+   knows interval t must size for the work of interval t + L. The ratio
+   work(t + L) / work(t) (prefill work = sum of ISL, decode work = sum of OSL, per
+   interval) is the margin over the last interval that would have covered it; its
+   quantiles are weighted by the requests of interval t + L (the ones that miss when
+   it is not covered).
+2. **Cost of a margin with perfect foresight.** GPU-hours of sizing every interval for
+   its own actual load x (1 + m) with the sla sizing model on the true profile (no
+   start-up, no correction, no holds): what a margin m costs even when it is applied to
+   the right load at the right time.
+3. **The sla policy's frontier.** The sla policy over a grid of its margin knobs
+   (forecast quantile, scale-down tolerance, scale-down window): attainment and
+   GPU-hours of each, and the fewest GPU-hours among those reaching 99%.
+The goal (static99 - 0.5 x (static99 - oracle)) comes from the same run's static99 and
+oracle searches.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import itertools
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tests.bench.evaluate import DATA, DOC, SCENARIOS
+
+OUT = Path(__file__).resolve().parents[2] / "out" / "feasibility"
+BEGIN, END = "<!-- feasibility:begin -->", "<!-- feasibility:end -->"
+AZURE = ("conv", "conv-slow", "code", "code-slow")
+BASE = {"ttft_ms": 500, "itl_ms": 50, "interval_s": 60, "startup_s": 180}
+MARGINS = (0.0, 0.2, 0.4)
+#: the sla knobs swept for the frontier (defaults: 0.9, 0.2, 300)
+GRID = {
+    "predictor.quantile": (0.75, 0.9, 0.95),
+    "sla.scale_down_tolerance": (0.05, 0.2),
+    "stabilization.scale_down_window_s": (180.0, 300.0),
+}
+
+
+def lead_intervals(*, interval_s: float, startup_s: float) -> int:
+    """Intervals between a decision and the first interval its capacity fully serves."""
+    return max(1, math.ceil((interval_s + startup_s) / interval_s - 1e-9))
+
+
+def needed_margin(
+    arrival_s: np.ndarray,
+    work: np.ndarray,
+    *,
+    interval_s: float,
+    lead: int,
+    quantiles: tuple[float, ...] = (0.5, 0.9, 0.95, 0.99),
+) -> dict[str, float]:
+    """Request-weighted quantiles of work(t + lead) / work(t) over full intervals.
+
+    Intervals t with no work are skipped (a ratio over nothing is undefined); the
+    trace's last, partial interval is dropped.
+    """
+    idx = (arrival_s // interval_s).astype(np.int64)
+    n = int(idx.max()) if idx.size else 0  # the last (partial) interval is dropped
+    per = np.bincount(idx, weights=work, minlength=n + 1)[:n]
+    count = np.bincount(idx, minlength=n + 1)[:n].astype(float)
+    t = np.arange(max(0, n - lead))
+    t = t[per[t] > 0]
+    if t.size == 0:
+        return {}
+    ratio = per[t + lead] / per[t]
+    weight = count[t + lead]
+    order = np.argsort(ratio, kind="stable")
+    cum = np.cumsum(weight[order]) / max(weight.sum(), 1e-12)
+    out = {}
+    for q in quantiles:
+        k = min(int(np.searchsorted(cum, q, side="left")), len(order) - 1)
+        out[f"p{q * 100:g}"] = float(ratio[order][k])
+    return out
+
+
+def _setup(name: str, extra: dict[str, Any] | None = None) -> Any:
+    from planner.perf_model import PerfModel
+    from planner.profile import DEFAULT_PROFILE_DIR, load_profile
+    from planner.settings import load_settings
+    from planner.sim.experiment import Experiment
+    from planner.sim.truth import scaled_profile
+    from planner.trace import read_request_trace
+
+    f, scale, hours, slow = SCENARIOS[name]
+    profile = load_profile(DEFAULT_PROFILE_DIR)
+    perf = PerfModel(profile)
+    truth = perf if slow == 1.0 else PerfModel(scaled_profile(profile, slowdown=slow))
+    trace = read_request_trace(DATA / f, rate_scale=scale, seed=0, servegen_hours=hours)
+    settings = load_settings(overrides=BASE | (extra or {}))
+    return Experiment(trace, settings, perf, truth)
+
+
+def margin_cost(name: str) -> dict[str, Any]:
+    """Parts 1 and 2 for one scenario, plus the goal (static99 and oracle searched)."""
+    from planner.config import PolicyConfig
+    from planner.sim.controllers import exact_forecast, size_for_load
+    from planner.sim.metrics import summarize
+
+    exp = _setup(name)
+    s, tr = exp.settings, exp.trace
+    lead = lead_intervals(interval_s=s.interval_s, startup_s=s.startup_s)
+    need = {
+        "prefill": needed_margin(tr.arrival_s, tr.isl_tokens, interval_s=s.interval_s, lead=lead),
+        "decode": needed_margin(tr.arrival_s, tr.osl_tokens, interval_s=s.interval_s, lead=lead),
+    }
+    config = PolicyConfig(settings=s.model_copy(update={"policy": "sla"}), perf=exp.truth_perf)
+    n = int(tr.duration_s // s.interval_s)
+    cost: dict[str, float] = {}
+    for m in MARGINS:
+        gpu_intervals = 0
+        for k in range(n):
+            rate, isl, osl = exp._load(k * s.interval_s, (k + 1) * s.interval_s)
+            if rate <= 0:
+                gpu_intervals += len(exp.components)
+                continue
+            fleet = size_for_load(
+                config, exact_forecast(rate * (1 + m), isl, osl, horizon_s=s.interval_s)
+            )
+            gpu_intervals += sum(fleet[c] * exp.gpus[c] for c in exp.components)
+        cost[f"{m:g}"] = gpu_intervals * s.interval_s / 3600.0
+    summaries, runs = exp.compare(("static", "oracle"))
+    static = summaries[0]["gpu_hours"]
+    oracle = summaries[1]["gpu_hours"]
+    return {
+        "lead_intervals": lead,
+        "needed_margin": need,
+        "exact_sizing_gpu_hours": cost,
+        "static99_gpu_hours": static,
+        "oracle_gpu_hours": oracle,
+        "startup_bound_gpu_hours": runs["oracle"].extra.get("startup_bound_gpu_hours"),
+        "goal_gpu_hours": static - 0.5 * (static - oracle),
+        "static_fleet": runs["static"].extra.get("static_fleet"),
+        "oracle_attainment": summarize(runs["oracle"], exp.targets)["attainment"]["both"],
+    }
+
+
+def sla_point(job: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+    """Part 3: one sla configuration on one scenario."""
+    from planner.sim.metrics import summarize
+
+    name, extra = job
+    exp = _setup(name, extra)
+    run = exp.run(exp.controller("sla"), initial=exp.initial_fleet())
+    sm = summarize(run, exp.targets)
+    return {
+        "scenario": name,
+        "knobs": extra,
+        "attainment": sm["attainment"]["both"],
+        "gpu_hours": sm["gpu_hours"],
+    }
+
+
+def _common(results: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, float]]]:
+    """Grid points that reach 99% on every scenario, with their GPU-hours."""
+    by_knobs: dict[str, dict[str, dict[str, Any]]] = {}
+    for name in AZURE:
+        for p in results.get(name, {}).get("sla", []):
+            by_knobs.setdefault(json.dumps(p["knobs"], sort_keys=True), {})[name] = p
+    names = [n for n in AZURE if n in results]
+    out = []
+    for key, pts in by_knobs.items():
+        if len(pts) == len(names) and all(pts[n]["attainment"] >= 0.99 for n in names):
+            out.append((json.loads(key), {n: pts[n]["gpu_hours"] for n in names}))
+    return out
+
+
+def markdown(results: dict[str, Any]) -> str:
+    keys = list(GRID)
+    short = {
+        "predictor.quantile": "q",
+        "sla.scale_down_tolerance": "tol",
+        "stabilization.scale_down_window_s": "window s",
+    }
+    lines = [
+        "| scenario | lead | prefill work ratio p50 / p90 / p95 / p99 | decode p90 / p95 "
+        "| exact sizing GPU-h at margin 0 / 0.2 / 0.4 | perfect foresight + start-up "
+        "| goal | best sla >= 99% (GPU-h, att.) | default sla |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name in AZURE:
+        r = results.get(name)
+        if r is None:
+            continue
+        pre, dec = r["needed_margin"]["prefill"], r["needed_margin"]["decode"]
+        c = r["exact_sizing_gpu_hours"]
+        pts = r["sla"]
+        ok = [p for p in pts if p["attainment"] >= 0.99]
+        best = min(ok, key=lambda p: p["gpu_hours"]) if ok else None
+        default = next(
+            (
+                p
+                for p in pts
+                if p["knobs"]
+                == {
+                    "predictor.quantile": 0.9,
+                    "sla.scale_down_tolerance": 0.2,
+                    "stabilization.scale_down_window_s": 300.0,
+                }
+            ),
+            None,
+        )
+        best_s = "none reaches 99%"
+        if best is not None:
+            knobs = ", ".join(f"{short[k]} {best['knobs'][k]:g}" for k in keys)
+            best_s = f"{best['gpu_hours']:.2f}, {100 * best['attainment']:.2f}% ({knobs})"
+
+        default_s = (
+            f"{default['gpu_hours']:.2f}, {100 * default['attainment']:.2f}%" if default else "n/a"
+        )
+        bound = r.get("startup_bound_gpu_hours") or float("nan")
+        lines.append(
+            f"| {name} | {r['lead_intervals']} | "
+            + " / ".join(f"{pre[k]:.2f}" for k in ("p50", "p90", "p95", "p99"))
+            + f" | {dec['p90']:.2f} / {dec['p95']:.2f} | "
+            + " / ".join(f"{c[f'{m:g}']:.2f}" for m in MARGINS)
+            + f" | {bound:.2f} | {r['goal_gpu_hours']:.2f} | {best_s} | {default_s} |"
+        )
+    common = _common(results)
+    lines.append("")
+    lines.append(
+        "Grid points reaching 99% on all of "
+        + ", ".join(n for n in AZURE if n in results)
+        + ": "
+        + (
+            "; ".join(
+                f"{', '.join(f'{short[k]} {v:g}' for k, v in knobs.items())} "
+                f"({', '.join(f'{n} {g:.2f}' for n, g in hours.items())} GPU-h)"
+                for knobs, hours in common
+            )
+            or "none"
+        )
+        + "."
+    )
+    lines.append("")
+    lines.append(
+        "Frontier of the sla policy (every grid point: "
+        + ", ".join(f"{short[k]} in {list(v)}" for k, v in GRID.items())
+        + "):"
+    )
+    lines.append("")
+    lines.append("| scenario | " + " | ".join(short[k] for k in keys) + " | att. | GPU-h |")
+    lines.append("|---|" + "---|" * len(keys) + "---|---|")
+    for name in AZURE:
+        for p in sorted(results.get(name, {}).get("sla", []), key=lambda p: p["gpu_hours"]):
+            lines.append(
+                f"| {name} | "
+                + " | ".join(f"{p['knobs'][k]:g}" for k in keys)
+                + f" | {100 * p['attainment']:.2f}% | {p['gpu_hours']:.2f} |"
+            )
+    return "\n".join(lines)
+
+
+def render(results: dict[str, Any]) -> None:
+    text = DOC.read_text()
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"{DOC}: no {BEGIN} ... {END} block")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    DOC.write_text(f"{head}{BEGIN}\n{markdown(results)}\n{END}{tail}")
+
+
+def main(argv: list[str]) -> int:
+    if argv == ["--render"]:
+        render(json.loads((OUT / "feasibility.json").read_text()))
+        return 0
+    names = [n for n in argv if n in AZURE] or list(AZURE)
+    path = OUT / "feasibility.json"
+    results: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    t0 = time.perf_counter()
+    grid = [dict(zip(GRID, v, strict=True)) for v in itertools.product(*GRID.values())]
+    with concurrent.futures.ProcessPoolExecutor(max_workers=2) as pool:
+        costs = {n: pool.submit(margin_cost, n) for n in names}
+        points = list(pool.map(sla_point, [(n, g) for n in names for g in grid]))
+        for n in names:
+            results[n] = costs[n].result() | {"sla": [p for p in points if p["scenario"] == n]}
+            print(f"{n}: {json.dumps({k: v for k, v in results[n].items() if k != 'sla'})}")
+    OUT.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=1) + "\n")
+    render(results)
+    print(f"wrote {path} and {DOC} in {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -150,9 +150,8 @@ def checks(all_results: dict[str, Any]) -> str:
         f"- q{QUANTILE:g} coverage within ±5 points of {nominal:g} %: "
         f"{len(cov) - len(off)} of {len(cov)} cells; outside: {len(off)}"
         + (
-            f", of which {len(holds)} have {nominal:g} % inside their 95 % Wilson "
-            f"interval (too few targets to tell them from {nominal:g} %) and "
-            f"{len(off) - len(holds)} do not."
+            f"; {nominal:g} % lies inside the 95 % Wilson interval of {len(holds)} of "
+            f"them (too few targets to tell those from {nominal:g} %)."
             if off
             else "."
         )

@@ -73,17 +73,19 @@ def format_table(results: dict[str, Any], *, series_name: str, points: int) -> s
     lines = [
         f"{series_name}: {points} intervals",
         f"{'predictor':10s} {'horizon':>8s} {'series':6s} {'MAE':>10s} {'sMAPE%':>7s} "
-        f"{'MASE':>6s} {'cover%':>7s} {'excess%':>8s} {'n':>5s}",
+        f"{'MASE':>6s} {'cover%':>7s} {'95% CI':>11s} {'excess%':>8s} {'n':>5s}",
     ]
     for name, res in results.items():
         for hkey, entry in res["horizons"].items():
             for s in ("rate", "isl", "osl"):
                 m = entry[s]
+                ci = m.get("coverage_ci95_pct")
+                ci_text = "n/a" if ci is None else f"{ci[0]:.1f}-{ci[1]:.1f}"
                 lines.append(
                     f"{name:10s} {hkey:>8s} {s:6s} {_fmt(m['mae'], '10.4g')} "
                     f"{_fmt(m['smape_pct'], '7.2f')} {_fmt(m['mase'], '6.3f')} "
-                    f"{_fmt(m['coverage_pct'], '7.1f')} {_fmt(m['upper_excess_pct'], '8.1f')} "
-                    f"{m['n']:5d}"
+                    f"{_fmt(m['coverage_pct'], '7.1f')} {ci_text:>11s} "
+                    f"{_fmt(m['upper_excess_pct'], '8.1f')} {m['n']:5d}"
                 )
         tick, fit = res["tick"], res["fit"]
         lines.append(

@@ -8,13 +8,16 @@ scored on the same targets, so MASE is MAE / MAE(constant) on identical interval
 
 Per predictor, horizon and series: MAE, sMAPE (%, mean of 2|F-A| / (|F| + |A|), 0 when
 both are 0), MASE against ``constant``, coverage of the upper quantile (% of targets
-with actual <= upper) and the upper value's mean excess over the actual (absolute, and
-% of the mean actual). Per predictor: wall time per tick (observe + all horizons'
-forecasts, inline refits included; median and p99) and the inline fit times.
+with actual <= upper; the count of those hits and its 95 % Wilson score interval, since
+a few dozen targets leave coverage uncertain by several points) and the upper value's
+mean excess over the actual (absolute, and % of the mean actual). Per predictor: wall
+time per tick (observe + all horizons' forecasts, inline refits included; median and
+p99) and the inline fit times.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +32,20 @@ from planner.trace import LoadSeries
 
 FIELDS = {"rate": "request_rate_rps", "isl": "isl_tokens", "osl": "osl_tokens"}
 BASELINE = "constant"
+#: two-sided 95 % standard normal quantile
+Z95 = 1.959964
+
+
+def wilson_interval(hits: int, n: int, *, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval for a proportion ``hits / n`` (fractions, 0..1):
+    (p + z^2/2n -+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)."""
+    if n <= 0 or not 0 <= hits <= n:
+        raise ValueError(f"hits={hits}, n={n}: expected 0 <= hits <= n and n > 0")
+    p = hits / n
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1.0 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 @dataclass
@@ -99,7 +116,7 @@ def _mask(actual: NDArray[np.float64], point: NDArray[np.float64], h: int) -> ND
 
 def score(
     run: Run, baseline: Run, values: dict[str, NDArray[np.float64]], h: int, s: str
-) -> dict[str, float | int | None]:
+) -> dict[str, float | int | list[float] | None]:
     """Metrics of ``run`` for series ``s`` at ``h`` steps (None when nothing to score)."""
     actual = values[s]
     point, upper = run.point[(h, s)], run.upper[(h, s)]
@@ -108,6 +125,7 @@ def score(
     n = int(m.sum())
     if n == 0:
         return {"n": 0, "mae": None, "smape_pct": None, "mase": None, "coverage_pct": None,
+                "covered": None, "coverage_ci95_pct": None,
                 "upper_excess": None, "upper_excess_pct": None}  # fmt: skip
     a, f, u, b = actual[m], point[m], upper[m], base[m]
     err = np.abs(f - a)
@@ -116,12 +134,16 @@ def score(
     mae, mae_base = float(err.mean()), float(np.abs(b - a).mean())
     excess = float((u - a).mean())
     mean_a = float(a.mean())
+    hits = int((a <= u + 1e-9).sum())
+    low, high = wilson_interval(hits, n)
     return {
         "n": n,
         "mae": mae,
         "smape_pct": 100 * float(smape.mean()),
         "mase": mae / mae_base if mae_base > 0 else None,
-        "coverage_pct": 100 * float((a <= u + 1e-9).mean()),
+        "coverage_pct": 100 * hits / n,
+        "covered": hits,
+        "coverage_ci95_pct": [100 * low, 100 * high],
         "upper_excess": excess,
         "upper_excess_pct": 100 * excess / mean_a if mean_a > 0 else None,
     }

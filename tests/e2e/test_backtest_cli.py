@@ -16,7 +16,8 @@ from tests.conftest import shared
 
 def test_backtest_json_scores_each_predictor(capsys: pytest.CaptureFixture[str]) -> None:
     """--json prints an object keyed by predictor with per-horizon, per-series metrics;
-    constant's MASE against itself is 1 and its one-step coverage is a percentage."""
+    constant's MASE against itself is 1 and its one-step coverage is a percentage of
+    its hits, inside its 95 % interval."""
     trace = shared("traces/azure_llm_2023_conv.csv")
     for name in ("constant", "kalman"):
         code = main(["backtest", "--trace", str(trace), "--interval-s", "60",
@@ -31,6 +32,9 @@ def test_backtest_json_scores_each_predictor(capsys: pytest.CaptureFixture[str])
             assert h1[s]["n"] == 57  # 59 bins, the last one partial (missing), h = 1
             assert 0 < h1[s]["smape_pct"] < 100
             assert 0 <= h1[s]["coverage_pct"] <= 100
+            assert h1[s]["coverage_pct"] == pytest.approx(100 * h1[s]["covered"] / 57)
+            low, high = h1[s]["coverage_ci95_pct"]
+            assert 0 <= low <= h1[s]["coverage_pct"] <= high <= 100
         if name == "constant":
             assert h1["rate"]["mase"] == pytest.approx(1.0)
         assert out[name]["tick"]["count"] == 59

@@ -151,8 +151,9 @@ def test_warm_start_from_trace_retimes_to_now() -> None:
 
 
 def test_cold_upper_band_uses_random_walk_spread() -> None:
-    """With 10 points alternating 10/12 there are no 30-step pairs yet, so the 30-step
-    upper value is the point plus the q0.9 one-step change (2) times sqrt(30)."""
+    """With 10 points alternating 10/12 there are no 30-step pairs yet and only lags 1
+    and 2 on the variogram ladder (too little to judge how the spread grows), so the
+    30-step upper value is the point plus the q0.9 one-step change (2) times sqrt(30)."""
     f = make_forecaster("constant", quantile=0.9, interval_s=60.0)
     for i in range(10):
         f.observe(LoadPoint(time_s=60.0 * (i + 1), request_rate_rps=10.0 + 2 * (i % 2)))

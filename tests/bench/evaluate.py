@@ -57,16 +57,25 @@ def command(name: str) -> str:
     return " ".join(parts)
 
 
-def run_scenario(name: str) -> dict[str, Any]:
+#: the settings every scenario runs with (the issue's targets and timings)
+BASE_SETTINGS: dict[str, Any] = {"ttft_ms": 500, "itl_ms": 50, "interval_s": 60, "startup_s": 180}
+
+
+def experiment(name: str, overrides: dict[str, Any] | None = None) -> Experiment:
+    """Scenario ``name`` as an Experiment (seed 0), with settings ``overrides`` on top."""
     f, scale, hours, slow = SCENARIOS[name]
     profile = load_profile(DEFAULT_PROFILE_DIR)
     perf = PerfModel(profile)
     truth = perf if slow == 1.0 else PerfModel(scaled_profile(profile, slowdown=slow))
     trace = read_request_trace(DATA / f, rate_scale=scale, seed=0, servegen_hours=hours)
-    settings = load_settings(
-        overrides={"ttft_ms": 500, "itl_ms": 50, "interval_s": 60, "startup_s": 180}
-    )
-    exp = Experiment(trace, settings, perf, truth)
+    settings = load_settings(overrides=BASE_SETTINGS | (overrides or {}))
+    return Experiment(trace, settings, perf, truth)
+
+
+def run_scenario(name: str) -> dict[str, Any]:
+    f, scale, hours, slow = SCENARIOS[name]
+    exp = experiment(name)
+    trace = exp.trace
     t0 = time.perf_counter()
     summaries, runs = exp.compare()
     wall = time.perf_counter() - t0

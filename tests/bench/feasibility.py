@@ -38,12 +38,11 @@ from typing import Any
 
 import numpy as np
 
-from tests.bench.evaluate import DATA, DOC, SCENARIOS
+from tests.bench.evaluate import DOC, experiment
 
 OUT = Path(__file__).resolve().parents[2] / "out" / "feasibility"
 BEGIN, END = "<!-- feasibility:begin -->", "<!-- feasibility:end -->"
 AZURE = ("conv", "conv-slow", "code", "code-slow")
-BASE = {"ttft_ms": 500, "itl_ms": 50, "interval_s": 60, "startup_s": 180}
 MARGINS = (0.0, 0.2, 0.4)
 #: the sla knobs swept for the frontier (defaults: 0.9, 0.2, 300)
 GRID = {
@@ -90,30 +89,13 @@ def needed_margin(
     return out
 
 
-def _setup(name: str, extra: dict[str, Any] | None = None) -> Any:
-    from planner.perf_model import PerfModel
-    from planner.profile import DEFAULT_PROFILE_DIR, load_profile
-    from planner.settings import load_settings
-    from planner.sim.experiment import Experiment
-    from planner.sim.truth import scaled_profile
-    from planner.trace import read_request_trace
-
-    f, scale, hours, slow = SCENARIOS[name]
-    profile = load_profile(DEFAULT_PROFILE_DIR)
-    perf = PerfModel(profile)
-    truth = perf if slow == 1.0 else PerfModel(scaled_profile(profile, slowdown=slow))
-    trace = read_request_trace(DATA / f, rate_scale=scale, seed=0, servegen_hours=hours)
-    settings = load_settings(overrides=BASE | (extra or {}))
-    return Experiment(trace, settings, perf, truth)
-
-
 def margin_cost(name: str) -> dict[str, Any]:
     """Parts 1 and 2 for one scenario, plus the goal (static99 and oracle searched)."""
     from planner.config import PolicyConfig
     from planner.sim.controllers import exact_forecast, size_for_load
     from planner.sim.metrics import summarize
 
-    exp = _setup(name)
+    exp = experiment(name)
     s, tr = exp.settings, exp.trace
     lead = lead_intervals(interval_s=s.interval_s, startup_s=s.startup_s)
     need = {
@@ -156,7 +138,7 @@ def sla_point(job: tuple[str, dict[str, Any]]) -> dict[str, Any]:
     from planner.sim.metrics import summarize
 
     name, extra = job
-    exp = _setup(name, extra)
+    exp = experiment(name, extra)
     run = exp.run(exp.controller("sla"), initial=exp.initial_fleet())
     sm = summarize(run, exp.targets)
     return {

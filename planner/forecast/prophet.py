@@ -7,6 +7,17 @@ every other forecaster) and predicts a table of the next ``2 * refit_every + 128
 intervals at once; ticks between refits only look values up. cmdstanpy and prophet log
 noise is silenced. Prophet does not condition on values after its fit, so it is a
 seasonal/trend model, not a persistence one: ``auto`` decides when that helps.
+
+The trend is flat by default (``growth="flat"``: a level plus seasonality). With
+Prophet's default piecewise-linear trend, each refit extrapolated the slope of the
+window's last segment for up to ``refit_every`` intervals: on the Azure conv trace a
+refit at interval 39 projected a fall in the mean OSL that never came, and the
+one-step coverage of the upper quantile dropped to 73.7 % (42/57). Backtested on the
+three public traces, the flat trend had lower sMAPE on 16 of the 20 scored
+(trace, series, horizon) cells (e.g. ServeGen request rate one hour ahead 24.9 % ->
+19.1 %, Azure conv OSL one step ahead 40.9 % -> 24.8 %), the same on two and slightly
+higher on two (Azure code ISL and OSL one step ahead, 13.5 -> 14.2 % and 14.6 -> 14.7 %);
+``growth="linear"`` keeps Prophet's default for loads with a lasting trend.
 """
 
 from __future__ import annotations
@@ -14,17 +25,21 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
+from planner.errors import ConfigError
 from planner.forecast.base import FitJob
 from planner.forecast.engine import ModelForecaster
 from planner.forecast.history import SERIES
 from planner.forecast.seasonal import DAY_S
 
 MIN_POINTS = 16
+Growth = Literal["flat", "linear"]
+#: Prophet trend models offered ("logistic" needs a capacity per point: not offered)
+GROWTHS: tuple[Growth, ...] = ("flat", "linear")
 
 
 @dataclass(frozen=True)
@@ -56,6 +71,7 @@ def fit_table(
     last_time_s: float,
     interval_s: float,
     ahead: int,
+    growth: Growth = "flat",
 ) -> ProphetTable:
     """Fit one Prophet model per series; predict indices last_index+1 .. last_index+ahead."""
     _quiet_prophet()  # before the import: prophet logs while importing
@@ -76,6 +92,7 @@ def fit_table(
         frame = pd.DataFrame({"ds": pd.to_datetime(t, unit="s"), "y": y})
         frame = frame[np.isfinite(y)]
         model = Prophet(
+            growth=growth,
             daily_seasonality=daily,
             weekly_seasonality=weekly,
             yearly_seasonality=False,
@@ -93,11 +110,14 @@ class ProphetForecaster(ModelForecaster):
 
     name = "prophet"
 
-    def __init__(self, *, fit_window: int = 1008, **kw: Any) -> None:
+    def __init__(self, *, fit_window: int = 1008, growth: str = "flat", **kw: Any) -> None:
+        if growth not in GROWTHS:
+            raise ConfigError("prophet.growth", growth, f"one of {', '.join(GROWTHS)}")
         kw.setdefault("refit_every", 24)
         kw.setdefault("warmup", MIN_POINTS)
         super().__init__(**kw)
         self.fit_window = fit_window
+        self.growth = growth
         self._table: ProphetTable | None = None
 
     def _make_fit_job(self) -> FitJob:
@@ -106,6 +126,7 @@ class ProphetForecaster(ModelForecaster):
         last_time_s = self.history.last_time_s or 0.0
         interval_s = self.history.interval_s
         ahead = 2 * self.refit_every + 128
+        growth = self.growth
 
         def job() -> ProphetTable:
             return fit_table(
@@ -114,6 +135,7 @@ class ProphetForecaster(ModelForecaster):
                 last_time_s=last_time_s,
                 interval_s=interval_s,
                 ahead=ahead,
+                growth=growth,
             )
 
         return job

@@ -166,3 +166,27 @@ def test_cold_upper_band_uses_random_walk_spread() -> None:
     fc = cold.forecast(horizon_s=60.0)
     assert fc.request_rate_rps.upper == pytest.approx(12.0)  # point + half the level
     assert "uncalibrated" in fc.note
+
+
+def test_prophet_flat_trend_does_not_extrapolate_a_ramp_and_linear_does() -> None:
+    """Prophet's default trend here is flat (a level): after a ramp 10 -> 50 req/s it
+    forecasts near the window's level, not past the last value; growth="linear" still
+    extrapolates the slope; an unknown growth is a ConfigError naming the field."""
+    from planner.errors import ConfigError
+
+    ramp = [10.0 + i for i in range(41)]
+    forecasts = {}
+    for growth in ("flat", "linear"):
+        f = make_forecaster("prophet", quantile=0.9, interval_s=60.0, growth=growth)
+        for i, r in enumerate(ramp):
+            f.observe(
+                LoadPoint(
+                    time_s=(i + 1) * 60.0, request_rate_rps=r, isl_tokens=1000.0, osl_tokens=200.0
+                )
+            )
+        forecasts[growth] = f.forecast(horizon_s=600.0).request_rate_rps.point
+    # linear: ~ 50 + 10 steps x 1 req/s per step; flat: the level of the fit window
+    assert forecasts["linear"] > 55.0
+    assert forecasts["flat"] < 45.0
+    with pytest.raises(ConfigError, match=r"prophet\.growth"):
+        make_forecaster("prophet", quantile=0.9, interval_s=60.0, growth="logistic")

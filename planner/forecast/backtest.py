@@ -48,6 +48,21 @@ def wilson_interval(hits: int, n: int, *, z: float = Z95) -> tuple[float, float]
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def in_band_probability(n: int, *, level: float, band: float) -> float:
+    """P(|100 X / n - 100 level| <= band) for X ~ Binomial(n, level): how often a
+    forecaster whose misses are independent events of probability exactly 1 - level
+    lands within ``band`` points of its nominal coverage on ``n`` targets."""
+    if n <= 0 or not 0.0 < level < 1.0:
+        raise ValueError(f"n={n}, level={level}: expected n > 0 and 0 < level < 1")
+    # in log space: C(n, k) overflows a float from n ~ 1,030
+    log_p, log_q, log_n = math.log(level), math.log1p(-level), math.lgamma(n + 1)
+    return sum(
+        math.exp(log_n - math.lgamma(k + 1) - math.lgamma(n - k + 1) + k * log_p + (n - k) * log_q)
+        for k in range(n + 1)
+        if abs(100.0 * k / n - 100.0 * level) <= band + 1e-9
+    )
+
+
 @dataclass
 class Run:
     """One predictor's forecasts over a series: arrays indexed by target interval."""

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from planner.forecast.backtest import in_band_probability
 from tests.conftest import SHARED_DATA
 
 OUT = Path("out/backtests")
@@ -155,6 +156,12 @@ def checks(all_results: dict[str, Any]) -> str:
             if off
             else "."
         )
+    )
+    chance = sum(1.0 - in_band_probability(m["n"], level=QUANTILE, band=5.0) for m, _ in cov)
+    lines.append(
+        f"  - Chance alone: a forecaster whose misses are independent events of probability "
+        f"exactly {100 - nominal:g} % would leave {chance:.1f} of these {len(cov)} cells "
+        f"outside ±5 points in expectation, given each cell's number of targets."
     )
     for m, name in off:
         verdict = "holds" if _holds(m, nominal) else "excludes"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from planner.forecast.backtest import Run, score, wilson_interval
+from planner.forecast.backtest import Run, in_band_probability, score, wilson_interval
 
 
 def test_wilson_interval_matches_published_values() -> None:
@@ -43,3 +43,19 @@ def test_score_reports_hits_and_interval_of_coverage() -> None:
     low, high = wilson_interval(17, 20)
     assert m["coverage_ci95_pct"] == pytest.approx([100 * low, 100 * high])
     assert 100 * low < 90.0 < 100 * high
+
+
+def test_in_band_probability_sums_the_binomial_inside_the_band() -> None:
+    """On 10 targets at level 0.9 only 9 hits (90 %) is within ±5 points: probability
+    10 x 0.9^9 x 0.1 = 0.3874; a ±10-point band adds 8 and 10 hits (0.1937 + 0.3487);
+    a band of 100 points covers every outcome (1.0), as ±5 points does on 2,000 targets
+    (7.5 standard deviations); impossible arguments are refused."""
+    assert in_band_probability(10, level=0.9, band=5.0) == pytest.approx(0.387420489)
+    assert in_band_probability(10, level=0.9, band=10.0) == pytest.approx(
+        0.387420489 + 0.1937102445 + 0.3486784401
+    )
+    assert in_band_probability(7, level=0.9, band=100.0) == pytest.approx(1.0)
+    # large n (no float overflow): the normal approximation, 5 / sqrt(0.09 / 2000) = 7.45 sd
+    assert in_band_probability(2000, level=0.9, band=5.0) == pytest.approx(1.0, abs=1e-9)
+    with pytest.raises(ValueError, match="n=0"):
+        in_band_probability(0, level=0.9, band=5.0)

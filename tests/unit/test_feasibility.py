@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.bench.feasibility import lead_intervals, needed_margin
+from tests.bench.feasibility import lead_intervals, needed_margin, new_high_minutes
 
 
 def test_lead_is_interval_plus_startup_in_whole_intervals() -> None:
@@ -36,3 +36,14 @@ def test_needed_margin_skips_idle_origins() -> None:
     # origins: minute 0 -> 1 (ratio 0), minute 2 -> 3 (ratio 0); minute 1 is idle
     assert q == {"p50": 0.0}
     assert needed_margin(np.asarray([10.0, 70.0]), np.ones(2), interval_s=60, lead=1) == {}
+
+
+def test_new_high_windows_start_at_each_record_and_last_the_lead() -> None:
+    """Per-minute counts 5, 3, 6, 6, 2, 9, 1: minute 2 (6 > 5) and minute 5 (9 > 6) are
+    new highs (minute 3 only ties); with a lead of 2 the windows are minutes 2-3 and
+    5-6. The first minute is no new high (nothing before it to beat)."""
+    counts = [5, 3, 6, 6, 2, 9, 1]
+    a = np.asarray([m * 60.0 + i for m, c in enumerate(counts) for i in range(c)])
+    mask = new_high_minutes(a, interval_s=60.0, lead=2)
+    assert mask.tolist() == [False, False, True, True, False, True, True]
+    assert not new_high_minutes(np.asarray([1.0, 2.0]), interval_s=60.0, lead=4).any()

@@ -17,7 +17,14 @@ from typing import Any
 
 import aiohttp
 
-from connectors.promql import MEAN_FIELDS, interval_queries, parse_matrix, parse_scalar_vector
+from connectors.promql import (
+    MEAN_FIELDS,
+    interval_queries,
+    parse_buckets,
+    parse_matrix,
+    parse_scalar_vector,
+    ttft_bucket_query,
+)
 from planner.errors import MetricsError
 from planner.settings import MetricsSettings
 from planner.types import LoadPoint, Observation
@@ -154,7 +161,12 @@ class PrometheusSource:
         try:
             queries = interval_queries(self.settings, window_s=span).all()
             keys = list(queries)
-            values = await asyncio.gather(*(self._scalar(queries[k]) for k in keys))
+            bucket_query = ttft_bucket_query(self.settings, window_s=span)
+            values, bucket_payload = await asyncio.gather(
+                asyncio.gather(*(self._scalar(queries[k]) for k in keys)),
+                self.client.query(bucket_query),
+            )
+            buckets = parse_buckets(bucket_payload, query=bucket_query)
         except MetricsError as exc:
             log.warning("metrics missing: %s", exc)
             return Observation.missing(window_s=window_s, reason=str(exc))
@@ -178,6 +190,7 @@ class PrometheusSource:
             ttft_s=means["ttft_s"],
             itl_s=means["itl_s"],
             request_duration_s=means["request_duration_s"],
+            ttft_buckets=buckets,
         )
 
     async def history(self, *, start_s: float, end_s: float, step_s: float) -> list[LoadPoint]:

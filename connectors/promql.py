@@ -143,3 +143,35 @@ def parse_matrix(payload: Any, *, query: str) -> dict[float, float]:
             except MetricsError:
                 continue  # a gap at this step, not a zero
     return out
+
+
+def ttft_bucket_query(settings: MetricsSettings, *, window_s: float) -> str:
+    """The window's TTFT histogram: ``increase`` of every ``_bucket`` series, by ``le``."""
+    sel = "{" + label_filters(settings) + "}"
+    name = settings.name("ttft") + "_bucket"
+    return f"sum by (le) (increase({name}{sel}[{promql_duration(window_s)}]))"
+
+
+def parse_buckets(payload: Any, *, query: str) -> tuple[tuple[float, float], ...] | None:
+    """Cumulative (upper bound, count) pairs, ascending, from a ``sum by (le)`` vector;
+    None when it has no series. Raises MetricsError for a series without a numeric
+    ``le``, a bad sample, or no ``+Inf`` bucket (the total)."""
+    result = _data(payload, query, "vector")
+    if not result:
+        return None
+    out: list[tuple[float, float]] = []
+    for series in result:
+        try:
+            le_raw = series["metric"]["le"]
+            raw = series["value"][1]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise MetricsError(f"malformed bucket series for {query}") from exc
+        try:
+            le = float(le_raw)  # "+Inf" parses as inf
+        except (TypeError, ValueError) as exc:
+            raise MetricsError(f"bucket bound le={le_raw!r} is not a number in {query}") from exc
+        out.append((le, _number(raw, query)))
+    out.sort()
+    if not math.isinf(out[-1][0]):
+        raise MetricsError(f'no le="+Inf" bucket (the total) in {query}')
+    return tuple(out)

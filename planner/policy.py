@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from planner.attainment import update_pressure
 from planner.budget import apply_budget
 from planner.burst_memory import BurstMemory, down_window_s, remember
 from planner.config import PolicyConfig
@@ -51,6 +52,10 @@ class PlannerState:
     last_targets: Mapping[Component, int] = field(default_factory=dict)
     #: per component, re-needed capacity (sla: lengthens the scale-down window)
     bursts: Mapping[Component, BurstMemory] = field(default_factory=dict)
+    #: sla: multiplier on the prefill demand from TTFT attainment feedback (>= 1)
+    prefill_pressure: float = 1.0
+    #: sla: recent windows' TTFT attainment evidence (end time s, met, total)
+    ttft_windows: tuple[tuple[float, float, float], ...] = ()
 
 
 def _current(obs: Observation, state: PlannerState, config: PolicyConfig, c: Component) -> int:
@@ -82,6 +87,8 @@ def plan(
     current = {c: _current(observation, state, config, c) for c in comps}
 
     # 1. correction factors and sizing
+    pressure = state.prefill_pressure
+    ttft_windows = state.ttft_windows
     if s.policy == "dynamo":
         raw = dynamo_factors(observation, config)
         factors = raw if raw is not None else state.correction
@@ -98,7 +105,12 @@ def plan(
                 sizing.notes[c] = "dynamo holds on an idle or missing window (NaN metrics)"
     else:
         factors, corr_note = update_correction(state.correction, observation, config)
-        sizing = size_sla(observation, forecast, factors, config)
+        pressure, ttft_windows, pressure_note = update_pressure(
+            state.prefill_pressure, state.ttft_windows, observation, config, now=now
+        )
+        if pressure_note:
+            corr_note = f"{corr_note}; {pressure_note}"
+        sizing = size_sla(observation, forecast, factors, config, prefill_pressure=pressure)
 
     reasons: dict[Component, list[Reason]] = {c: list(sizing.reasons.get(c, [])) for c in comps}
     desired: dict[Component, int] = {}
@@ -199,6 +211,7 @@ def plan(
         forecast=forecast,
         budget_gpus=s.budget.max_gpus,
         message=corr_note,
+        prefill_pressure=pressure,
     )
     bursts = dict(state.bursts)
     if s.policy == "sla" and s.sla.max_scale_down_window_s > s.stabilization.scale_down_window_s:
@@ -216,5 +229,7 @@ def plan(
         history=history,
         last_targets={c: d.target for c, d in components.items()},
         bursts=bursts,
+        prefill_pressure=pressure,
+        ttft_windows=ttft_windows,
     )
     return decision, new_state

@@ -131,6 +131,19 @@ class SlaPolicySettings(_Section):
     #: (stabilization.scale_down_window_s) turns it off. An hour, because ServeGen's
     #: evening surges come back 25-60 min after a release (a 900 s cap ignored them)
     max_scale_down_window_s: float = Field(3600.0, ge=0)
+    #: TTFT attainment feedback (planner/attainment.py): after a window in which fewer
+    #: than ``attainment_target`` of the requests met the TTFT target (read off the TTFT
+    #: histogram), and fewer over ``attainment_window_s`` too, the prefill demand is
+    #: multiplied by ``pressure_step`` more (up to ``max_pressure``); each window at or
+    #: above the target keeps ``pressure_decay`` of the excess pressure (toward 1)
+    ttft_feedback: bool = True
+    attainment_target: float = Field(0.99, gt=0.5, lt=1.0)
+    pressure_step: float = Field(1.25, gt=1.0, le=4.0)
+    pressure_decay: float = Field(0.98, gt=0.0, lt=1.0)
+    max_pressure: float = Field(3.0, ge=1.0, le=10.0)
+    #: the pressure rises only while the attainment over this many seconds is short too
+    #: (the error budget is being spent), not on one bad window in a good hour
+    attainment_window_s: float = Field(3600.0, gt=0)
     #: how long a re-need keeps the window long (s): a day, so the re-needs of one busy
     #: period still count at the next (with an hour, ServeGen one day 95.6% vs 98.0%)
     burst_lookback_s: float = Field(86400.0, gt=0)

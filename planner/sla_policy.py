@@ -90,6 +90,7 @@ def prefill_need(
     backlog: float,
     ready_workers: int | None = None,
     observed_load: float | None = None,
+    pressure: float = 1.0,
 ) -> PhaseNeed:
     s = config.settings
     perf = config.perf.prefill
@@ -111,7 +112,9 @@ def prefill_need(
         # backlog when new capacity is ready: the ready fleet's current deficit (observed
         # demand over its capacity) piles up for the start-up time
         backlog += max(0.0, observed_load - ready_workers * capacity) * s.startup_s
-    demand = load + backlog / drain_s
+    # pressure (>= 1, planner/attainment.py): the observed TTFT attainment fell short of
+    # what this queueing model promised (bursts inside the interval), so ask for more
+    demand = (load + backlog / drain_s) * pressure
     offered = demand / capacity
     q = s.sla.ttft_quantile
     if q is not None and feasible:
@@ -132,7 +135,8 @@ def prefill_need(
         rule = f"rho<={cap:.2f}"
     note = (
         f"{demand:.0f} tok/s over {capacity:.0f} tok/s/worker "
-        f"(S={service_ms:.1f}ms, {rule}, backlog {backlog:.0f} tok)"
+        f"(S={service_ms:.1f}ms, {rule}, backlog {backlog:.0f} tok"
+        + (f", TTFT pressure x{pressure:.2f})" if pressure != 1.0 else ")")
     )
     return PhaseNeed(workers, feasible, ttft.clamped or thpt.clamped, note)
 
@@ -174,7 +178,12 @@ def decode_need(
 
 
 def size_sla(
-    obs: Observation, forecast: Forecast, factors: CorrectionFactors, config: PolicyConfig
+    obs: Observation,
+    forecast: Forecast,
+    factors: CorrectionFactors,
+    config: PolicyConfig,
+    *,
+    prefill_pressure: float = 1.0,
 ) -> Sizing:
     s = config.settings
     rate = (
@@ -190,9 +199,19 @@ def size_sla(
             out.notes[c] = "no load forecast"
         return out
     tol = s.sla.scale_down_tolerance
-    sized = _size_at(obs, factors, config, rate=rate, isl=isl, osl=osl, out=out)
+    p = prefill_pressure
+    sized = _size_at(obs, factors, config, rate=rate, isl=isl, osl=osl, out=out, pressure=p)
     held = (
-        _size_at(obs, factors, config, rate=rate * (1.0 + tol), isl=isl, osl=osl, out=Sizing())
+        _size_at(
+            obs,
+            factors,
+            config,
+            rate=rate * (1.0 + tol),
+            isl=isl,
+            osl=osl,
+            out=Sizing(),
+            pressure=p,
+        )
         if tol > 0
         else sized
     )
@@ -213,6 +232,7 @@ def _size_at(
     isl: float,
     osl: float,
     out: Sizing,
+    pressure: float = 1.0,
 ) -> dict[Component, int | None]:
     """Replicas per component for ``rate``; reasons and notes go to ``out``."""
     s = config.settings
@@ -226,6 +246,7 @@ def _size_at(
         backlog=backlog,
         ready_workers=obs.ready_replicas.get(config.prefill_component),
         observed_load=obs.request_rate_rps * obs.isl_tokens if obs.isl_tokens else None,
+        pressure=pressure,
     )
     dn = decode_need(
         config, rate_rps=rate, isl_tokens=isl, osl_tokens=max(osl, 1.0), factor=factors.decode

@@ -57,6 +57,9 @@ class Observation:
     ready_replicas: Mapping[Component, int] = field(default_factory=dict)
     queued_prefill_tokens: float | None = None
     kv_usage: float | None = None
+    #: the window's TTFT histogram: cumulative (upper bound s, requests with TTFT <= it),
+    #: ascending, the last bound +inf (its count is the total); None when not exported
+    ttft_buckets: tuple[tuple[float, float], ...] | None = None
     missing_reason: str | None = None
 
     @classmethod
@@ -189,6 +192,8 @@ class Decision:
     budget_gpus: int | None
     #: short free-text summary of the whole decision
     message: str = ""
+    #: sla: the TTFT attainment feedback's multiplier on the prefill demand (>= 1)
+    prefill_pressure: float = 1.0
 
     @property
     def targets(self) -> dict[Component, int]:

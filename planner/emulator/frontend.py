@@ -44,6 +44,7 @@ def frontend_observation(prev: ClusterSnapshot, cur: ClusterSnapshot) -> Observa
         ttft_s=obs.ttft_s,
         itl_s=obs.itl_s,
         request_duration_s=obs.request_duration_s,
+        ttft_buckets=obs.ttft_buckets,
     )
 
 

@@ -56,6 +56,11 @@ class Telemetry:
             registry=r,
         )
         self.correction = Gauge(f"{p}correction_factor", "Correction factor", ["phase"], registry=r)
+        self.pressure = Gauge(
+            f"{p}prefill_pressure",
+            "Multiplier on the prefill demand from TTFT attainment feedback (1 = none)",
+            registry=r,
+        )
         self.observed = {
             name: Gauge(f"{p}observed_{name}", f"Observed {name} (NaN if undefined)", registry=r)
             for name in _OBSERVED
@@ -118,6 +123,7 @@ class Telemetry:
                 self.decisions.labels(component=c.value, reason=reason.value).inc()
         self.correction.labels(phase="prefill").set(d.correction.prefill)
         self.correction.labels(phase="decode").set(d.correction.decode)
+        self.pressure.set(d.prefill_pressure)
         if d.forecast is not None:
             f = d.forecast
             for name, q in (

@@ -76,6 +76,8 @@ def tick_dict(rec: TickRecord) -> dict[str, Any]:
         out["reasons"] = d.reasons()
         out["messages"] = {c.value: cd.message for c, cd in d.components.items()}
         out["correction"] = {"prefill": d.correction.prefill, "decode": d.correction.decode}
+        out["prefill_pressure"] = d.prefill_pressure
+        out["note"] = d.message
     out["applied"] = rec.applied
     out["advisory"] = rec.advisory
     if rec.error_kind:

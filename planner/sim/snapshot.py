@@ -79,4 +79,13 @@ def observation_between(prev: ClusterSnapshot, cur: ClusterSnapshot) -> Observat
         ready_replicas=dict(cur.ready_replicas),
         queued_prefill_tokens=cur.queued_prefill_tokens,
         kv_usage=cur.kv_usage,
+        ttft_buckets=window_buckets(prev.ttft_buckets, cur.ttft_buckets),
     )
+
+
+def window_buckets(prev: Buckets, cur: Buckets) -> Buckets | None:
+    """The window's cumulative histogram: cur - prev per bound (PromQL's increase of each
+    ``_bucket`` series); None when either is empty or the bounds differ."""
+    if not prev or not cur or [le for le, _ in prev] != [le for le, _ in cur]:
+        return None
+    return tuple((le, c - p) for (le, c), (_, p) in zip(cur, prev, strict=True))

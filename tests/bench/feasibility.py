@@ -50,10 +50,12 @@ from tests.bench.evaluate import DOC, experiment
 OUT = Path(__file__).resolve().parents[2] / "out" / "feasibility"
 BEGIN, END = "<!-- feasibility:begin -->", "<!-- feasibility:end -->"
 AZURE = ("conv", "conv-slow", "code", "code-slow")
-#: sla settings tried on ServeGen: the default, longer scale-down holds, then prefill
-#: utilisation caps (room for the bursts inside a minute), alone and with a longer hold
-SERVEGEN_POINTS: tuple[dict[str, float], ...] = (
+#: sla settings tried on ServeGen: the default, without TTFT attainment feedback, longer
+#: scale-down holds, then prefill utilisation caps (room for the bursts inside a
+#: minute), alone and with a longer hold
+SERVEGEN_POINTS: tuple[dict[str, Any], ...] = (
     {},
+    {"sla.ttft_feedback": False},
     {"stabilization.scale_down_window_s": 3600.0},
     {"stabilization.scale_down_window_s": 7200.0, "sla.max_scale_down_window_s": 7200.0},
     {"sla.max_prefill_utilization": 0.5},
@@ -143,6 +145,7 @@ def servegen_point(extra: dict[str, Any]) -> dict[str, Any]:
         "window_s": s.stabilization.scale_down_window_s,
         "burst_window_s": s.sla.max_scale_down_window_s,
         "prefill_cap": s.sla.max_prefill_utilization,
+        "ttft_feedback": s.sla.ttft_feedback,
         "attainment": sm["attainment"]["both"],
         "gpu_hours": sm["gpu_hours"],
         "requests": n,
@@ -169,15 +172,16 @@ def servegen_markdown(r: dict[str, Any]) -> str:
         f"caps; misses split by whether they arrived within {r['lead_intervals']} intervals "
         "of a new high of the day's per-minute request count):",
         "",
-        "| scale-down window s | burst memory up to s | prefill util. cap | att. | GPU-h "
-        "| misses | at new highs | elsewhere (% of requests) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| scale-down window s | burst memory up to s | prefill util. cap | TTFT feedback "
+        "| att. | GPU-h | misses | at new highs | elsewhere (% of requests) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for p in r["points"]:
         elsewhere = p["misses"] - p["misses_at_new_highs"]
         lines.append(
             f"| {p['window_s']:g}{' (default)' if not p['knobs'] else ''} "
             f"| {p['burst_window_s']:g} | {p['prefill_cap']:g} "
+            f"| {'on' if p.get('ttft_feedback', True) else 'off'} "
             f"| {100 * p['attainment']:.2f}% | {p['gpu_hours']:.2f} | {p['misses']} "
             f"| {p['misses_at_new_highs']} | {elsewhere} "
             f"({100 * elsewhere / p['requests']:.2f}%) |"

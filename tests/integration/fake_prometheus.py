@@ -23,6 +23,8 @@ class FakePrometheus:
     """
 
     values: dict[str, float | None] = field(default_factory=dict)
+    #: name (a ``_bucket`` series) -> [(le, increase)]: answered as one series per le
+    buckets: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
     #: name -> [(timestamp_s, value)] for query_range
     ranges: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     #: name -> value at every step of any query_range (aligned to its start/step)
@@ -59,6 +61,13 @@ class FakePrometheus:
             result = [{"metric": {}, "values": [[t, str(v)] for t, v in points]}] if points else []
             return web.json_response(
                 {"status": "success", "data": {"resultType": "matrix", "result": result}}
+            )
+        if name in self.buckets and self.mode != "empty":
+            series = [
+                {"metric": {"le": le}, "value": [1.0, str(v)]} for le, v in self.buckets[name]
+            ]
+            return web.json_response(
+                {"status": "success", "data": {"resultType": "vector", "result": series}}
             )
         value = None if self.mode == "empty" else self.values.get(name)
         if value is not None and self.mode == "nan":

@@ -33,6 +33,7 @@ EXPORTED = {
     "sla_planner_metrics_missing_total",
     "sla_planner_tick_duration_seconds",
     "sla_planner_correction_factor",
+    "sla_planner_prefill_pressure",
     "sla_planner_gpu_hours_total",
     "sla_planner_connector_errors_total",
     "sla_planner_leader",

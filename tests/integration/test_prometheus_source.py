@@ -40,7 +40,27 @@ async def test_busy_window_gives_means_from_sum_over_count(fake: FakePrometheus)
     assert obs.isl_tokens == pytest.approx(2000) and obs.osl_tokens == pytest.approx(150)
     assert obs.ttft_s == pytest.approx(0.3) and obs.itl_s == pytest.approx(0.02)
     assert obs.request_duration_s == pytest.approx(2.0)
-    assert len(fake.queries) == 11 and all("[60000ms]" in q for q in fake.queries)
+    # 11 sums/counts and the TTFT histogram (no _bucket series here: None, not missing)
+    assert len(fake.queries) == 12 and all("[60000ms]" in q for q in fake.queries)
+    assert obs.ttft_buckets is None
+
+
+async def test_ttft_histogram_comes_back_sorted_and_a_broken_one_is_missing(
+    fake: FakePrometheus,
+) -> None:
+    """The window's TTFT buckets (one series per le, any order) become the observation's
+    cumulative histogram; a histogram without its +Inf bucket makes the window missing,
+    with the reason, like any other broken metric."""
+    fake.values = dynamo_values(requests=120)
+    name = "dynamo_frontend_time_to_first_token_seconds_bucket"
+    fake.buckets = {name: [("+Inf", 120.0), ("0.5", 114.0), ("0.1", 60.0)]}
+    src = _source(fake)
+    obs = await src.observe(window_s=60)
+    assert obs.ttft_buckets == ((0.1, 60.0), (0.5, 114.0), (float("inf"), 120.0))
+    fake.buckets = {name: [("0.5", 114.0)]}
+    broken = await src.observe(window_s=60)
+    await src.close()
+    assert broken.is_missing and "+Inf" in (broken.missing_reason or "")
 
 
 async def test_zero_requests_is_idle_not_missing(fake: FakePrometheus) -> None:
@@ -94,7 +114,7 @@ async def test_500s_are_retried_and_recover(fake: FakePrometheus) -> None:
     fake.mode = "http500"
     src = _source(fake)
     await src.observe(window_s=60)
-    assert fake.hits == 22  # 11 queries x 2 attempts
+    assert fake.hits == 24  # 12 queries x 2 attempts
     fake.mode = "ok"
     obs = await src.observe(window_s=60)
     await src.close()
@@ -115,8 +135,8 @@ async def test_bearer_token_is_sent_and_reread_on_change(
     os.utime(token, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
     await src.observe(window_s=60)
     await src.close()
-    assert set(fake.auth_headers[:11]) == {"Bearer first"}
-    assert set(fake.auth_headers[11:]) == {"Bearer second-token"}
+    assert set(fake.auth_headers[:12]) == {"Bearer first"}
+    assert set(fake.auth_headers[12:]) == {"Bearer second-token"}
 
 
 async def test_missing_token_file_is_missing_data(fake: FakePrometheus, tmp_path: Path) -> None:

@@ -1,11 +1,13 @@
 """End to end with the real Prometheus: it scrapes the emulated graph, the planner
-queries it, scales up through the virtual connector when load rises, holds while
-Prometheus is down, recovers when it is back, and scales down to the minimum when the
-load stops (the idle case: zero requests is not missing data)."""
+queries it (means and the TTFT histogram), scales up through the virtual connector
+when load rises, holds while Prometheus is down, recovers when it is back, and scales
+down to the minimum when the load stops (the idle case: zero requests is not missing
+data)."""
 
 from __future__ import annotations
 
 import asyncio
+import math
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +100,9 @@ async def test_scale_up_outage_recovery_and_scale_down_to_minimum(tmp_path: Path
         assert r.decision.components[Component.PREFILL].reasons[0] == Reason.HELD_NO_DATA
     after = [r for r in recs if r.index > max(m.index for m in missing) + 2]
     assert any(r.observation is not None and r.observation.requests > 0 for r in after)
+    # the TTFT histogram (attainment feedback) comes through the real Prometheus too
+    hists = [r.observation.ttft_buckets for r in after if r.observation and r.observation.requests]
+    assert hists and all(h and math.isinf(h[-1][0]) and h[-1][1] > 0 for h in hists), hists
     idle = [r for r in recs if r.observation is not None and r.observation.is_idle]
     assert len(idle) >= 5, "the idle phase must be seen as idle, not missing"
     final = recs[-1]

@@ -7,9 +7,11 @@ import pytest
 from connectors.promql import (
     interval_queries,
     label_filters,
+    parse_buckets,
     parse_matrix,
     parse_scalar_vector,
     promql_duration,
+    ttft_bucket_query,
 )
 from planner.errors import MetricsError
 from planner.settings import MetricsSettings
@@ -90,3 +92,30 @@ def test_matrix_parse_drops_nan_points_as_gaps() -> None:
         },
     }
     assert parse_matrix(payload, query="q") == {10.0: 1.0, 30.0: 0.0}
+
+
+def _le_vector(series: list[tuple[str, str]]) -> dict[str, object]:
+    result = [{"metric": {"le": le}, "value": [1.0, v]} for le, v in series]
+    return {"status": "success", "data": {"resultType": "vector", "result": result}}
+
+
+def test_ttft_bucket_query_sums_each_bucket_series_by_le() -> None:
+    """The window's TTFT histogram is one query: increase of every _bucket series,
+    summed by le, with the same filters and window as the means."""
+    q = ttft_bucket_query(MetricsSettings(model="Llama"), window_s=60)
+    assert q.startswith("sum by (le) (increase(dynamo_frontend_time_to_first_token_seconds_bucket{")
+    assert "[60000ms]" in q and "(?i)Llama" in q
+
+
+def test_bucket_parse_sorts_bounds_and_needs_the_inf_bucket() -> None:
+    """Series come in any order and are sorted by bound (+Inf last); no series is None;
+    a missing +Inf bucket, a non-numeric le, or a NaN count is a MetricsError."""
+    got = parse_buckets(_le_vector([("+Inf", "100"), ("0.5", "80"), ("1", "90")]), query="q")
+    assert got == ((0.5, 80.0), (1.0, 90.0), (float("inf"), 100.0))
+    assert parse_buckets(_le_vector([]), query="q") is None
+    with pytest.raises(MetricsError, match="Inf"):
+        parse_buckets(_le_vector([("0.5", "80")]), query="q")
+    with pytest.raises(MetricsError, match="le='fast'"):
+        parse_buckets(_le_vector([("fast", "1"), ("+Inf", "2")]), query="q")
+    with pytest.raises(MetricsError, match="non-finite"):
+        parse_buckets(_le_vector([("0.5", "NaN"), ("+Inf", "2")]), query="q")

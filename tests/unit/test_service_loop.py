@@ -89,6 +89,7 @@ async def test_endpoints_health_ready_metrics_status() -> None:
         "sla_planner_metrics_missing_total",
         "sla_planner_tick_duration_seconds_bucket",
         'sla_planner_correction_factor{phase="prefill"}',
+        "sla_planner_prefill_pressure",
         "sla_planner_observed_requests_per_second",
         "sla_planner_observed_ttft_seconds",
         'sla_planner_forecast_requests_per_second{quantity="upper"}',

@@ -4,8 +4,8 @@ read off its latency histogram, and the prefill pressure that share drives.
 The sla sizing promises a TTFT tail from an M/D/c queue with Poisson arrivals. Traffic
 that arrives in bursts inside the interval (ServeGen's per-window inter-arrival
 distributions, or a client sending batches) queues longer than that model says, most of
-all on small fleets, and the mean-TTFT correction factor barely moves because the mean
-is dominated by the requests that did not wait. The histogram shows it directly:
+all on small fleets, and a mean TTFT (what the prefill correction factor reads) is a
+weak signal for a 1% tail. The histogram shows the tail directly:
 
     share = requests with TTFT <= target / requests,
 
@@ -18,8 +18,8 @@ below ``sla.attainment_target`` while the share over the last
 ``sla.attainment_window_s`` (requests-weighted, that window included) is below it too,
 the error budget is being spent: p <- min(p x ``pressure_step``, ``max_pressure``).
 After a window at or above the target the excess decays: p <- 1 + (p - 1) x
-``pressure_decay``. A short window in a good hour changes nothing (on the Azure traces
-the per-window rule alone cost up to 1.75 GPU-h without changing attainment). Windows
+``pressure_decay``. A short window in a good hour changes nothing (reacting to every
+short window cost conv-slow 1.63 GPU-h in the simulator without changing attainment). Windows
 without a histogram, with fewer than ``correction.min_requests`` first tokens, missing,
 or with the prefill pool still starting capacity asked for earlier (its misses are that
 lateness, already acted on) keep the pressure and add no evidence.

@@ -292,3 +292,29 @@ def test_decode_plan_fits_final_contexts_in_the_kv_cache() -> None:
     per_worker_concurrency = rate * osl * op.itl_ms / 1000.0 / need.workers
     fits = PERF.decode.max_kv_tokens / (isl + 2.0 * osl)
     assert per_worker_concurrency <= fits * 1.01
+
+
+def test_default_burst_memory_covers_a_twenty_minute_re_need_for_a_day() -> None:
+    """With the default settings, capacity released and asked back 20 minutes later (as
+    on ServeGen's evening ramp) lengthens the scale-down window to 20 minutes + one
+    interval, and it is still that long ten hours later; after a day it is back to the
+    base window. (The former defaults, a 900 s cap and a 1 h memory, ignored such gaps.)"""
+    from planner.burst_memory import BurstMemory, down_window_s, remember
+
+    s = load_settings()
+    kw = {"max_s": s.sla.max_scale_down_window_s, "lookback_s": s.sla.burst_lookback_s}
+    m = remember(BurstMemory(), now_s=0.0, current=3, target=1, **kw)
+    m = remember(m, now_s=1200.0, current=1, target=3, **kw)
+
+    def window(now_s: float) -> float:
+        return down_window_s(
+            m,
+            now_s=now_s,
+            base_s=s.stabilization.scale_down_window_s,
+            interval_s=s.interval_s,
+            **kw,
+        )
+
+    assert window(1260.0) == 1200.0 + s.interval_s
+    assert window(1200.0 + 10 * 3600.0) == 1200.0 + s.interval_s
+    assert window(1200.0 + 86400.0 + 60.0) == s.stabilization.scale_down_window_s

@@ -19,10 +19,20 @@ below ``sla.attainment_target`` while the share over the last
 the error budget is being spent: p <- min(p x ``pressure_step``, ``max_pressure``).
 After a window at or above the target the excess decays: p <- 1 + (p - 1) x
 ``pressure_decay``. A short window in a good hour changes nothing (reacting to every
-short window cost conv-slow 1.63 GPU-h in the simulator without changing attainment). Windows
-without a histogram, with fewer than ``correction.min_requests`` first tokens, missing,
-or with the prefill pool still starting capacity asked for earlier (its misses are that
-lateness, already acted on) keep the pressure and add no evidence.
+short window cost conv-slow 1.63 GPU-h in the simulator without changing attainment).
+
+The pressure answers one question: did the queueing model under-provision a fleet it
+sized? So it moves only on windows the model's own fleet served from start to end.
+Windows without a histogram, with fewer than ``correction.min_requests`` first tokens,
+missing, with the prefill pool changing at this tick or the previous one (its misses
+are capacity arriving late, already acted on), or whose ready pool was below what the
+sizing asks for the load that actually came (at this pressure and factor, no forecast
+margin: a forecast miss, which the forecast's calibration answers) keep the pressure
+and add no evidence. Without these rules and the factor's (planner/correction.py), a
+25 % load step met by a warm forecaster (Azure conv x30, minutes 15-60, forecaster
+warm-started from minutes 0-15) drove the pressure to 1.95 and the prefill factor to
+2.06, and the plan to 39 prefill workers; with them it peaks at 16 (20.75 against
+11.80 GPU-h, attainment 98.09 % and 98.01 %).
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ import math
 from collections.abc import Sequence
 
 from planner.config import PolicyConfig
+from planner.sla_policy import prefill_need
 from planner.types import Observation
 
 
@@ -71,6 +82,8 @@ def update_pressure(
     config: PolicyConfig,
     *,
     now: float,
+    factor: float = 1.0,
+    settled_before: bool = True,
 ) -> tuple[float, tuple[tuple[float, float, float], ...], str]:
     """The next prefill pressure, the windows kept (end s, met, total) and a note."""
     s = config.settings
@@ -93,13 +106,33 @@ def update_pressure(
         # capacity asked for earlier is still starting: misses now are its lateness,
         # already acted on, not evidence that the sizing model under-provisions
         return held(f"{pc.value} mid-change")
+    if not settled_before:
+        return held(f"{pc.value} changed during the window")
     share = share_within(obs.ttft_buckets, s.ttft_ms / 1000.0)
     if share is None:
         return held("empty TTFT histogram")
     kept = (*kept, (now, share * total, total))
     rolling = sum(w[1] for w in kept) / sum(w[2] for w in kept)
     target = sla.attainment_target
-    if share < target and rolling < target:
+    need_workers: int | None = None
+    if share < target and rolling < target and ready is not None and obs.isl_tokens:
+        # what the sizing itself (this pressure, the factor, no forecast margin) asks
+        # for the load that actually came: a ready pool below that was short of the
+        # load (a forecast miss, or capacity still catching up), not misled by the model
+        need = prefill_need(
+            config,
+            rate_rps=obs.request_rate_rps,
+            isl_tokens=obs.isl_tokens,
+            factor=factor,
+            backlog=0.0,
+            pressure=previous,
+        )
+        need_workers = math.ceil(need.workers - 1e-9)
+    why = ""
+    if need_workers is not None and ready is not None and ready < need_workers:
+        new = previous
+        why = f"; {ready} ready {pc.value} short of the load's {need_workers}: held"
+    elif share < target and rolling < target:
         new = min(sla.max_pressure, previous * sla.pressure_step)
     elif share >= target:
         new = 1.0 + (previous - 1.0) * sla.pressure_decay
@@ -111,6 +144,6 @@ def update_pressure(
         (
             f"TTFT within {s.ttft_ms:g}ms for {100 * share:.2f}% this window, "
             f"{100 * rolling:.2f}% over {sla.attainment_window_s:g}s (target "
-            f"{100 * target:g}%): pressure {previous:.2f} -> {new:.2f}"
+            f"{100 * target:g}%): pressure {previous:.2f} -> {new:.2f}{why}"
         ),
     )

@@ -13,7 +13,14 @@ decode slot; counting it inflated the expected ITL and pulled the factor down).
 The prefill sample is the slowdown that explains the observed mean TTFT under that
 queue (solved, not a plain ratio: see implied_prefill_factor).
 A prefill sample is skipped when the window was overloaded (rho >= 1): its TTFT is
-backlog, which the queueing model cannot express, not a slower profile.
+backlog, which the queueing model cannot express, not a slower profile. With TTFT
+attainment feedback on, it is also skipped when the window's TTFT histogram shows fewer
+than ``sla.attainment_target`` of the requests within the target: a queue built (a load
+step, a burst) and the mean TTFT is mostly that queue. Read as slowness, one such
+window's sample hits ``max_factor`` (3) and the EWMA moves the factor from 1.08 to 1.66
+at once (Azure conv minutes 15-60, a 25 % step); the pressure (planner/attainment.py)
+is what answers misses. When the factor does rise, the policy divides the pressure by
+the rise, so the two never multiply the same shortfall.
 
 Samples are skipped (factor kept) when the window is missing or idle, has too few
 requests, has no ready worker, or the component was mid-change (ready != current,
@@ -22,6 +29,7 @@ i.e. cold-start samples). Accepted samples are clamped and smoothed with an EWMA
 
 from __future__ import annotations
 
+from planner.attainment import share_within
 from planner.config import PolicyConfig
 from planner.sla_policy import erlang_c
 from planner.types import Component, CorrectionFactors, Observation
@@ -111,6 +119,19 @@ def _overloaded(config: PolicyConfig, obs: Observation, workers: int) -> bool:
     return capacity <= 0 or obs.request_rate_rps * isl >= capacity
 
 
+def _ttft_short(obs: Observation, config: PolicyConfig) -> str | None:
+    """Why the window's TTFT says nothing about service time, or None: with attainment
+    feedback on, a window whose TTFT histogram shows fewer requests within the target
+    than ``sla.attainment_target`` queued, and its mean TTFT is mostly that queue."""
+    s = config.settings
+    if not s.sla.ttft_feedback or obs.ttft_buckets is None:
+        return None
+    share = share_within(obs.ttft_buckets, s.ttft_ms / 1000.0)
+    if share is None or share >= s.sla.attainment_target:
+        return None
+    return f"prefill factor held: {100 * share:.2f}% within TTFT target (queued)"
+
+
 def update_correction(
     previous: CorrectionFactors, obs: Observation, config: PolicyConfig
 ) -> tuple[CorrectionFactors, str]:
@@ -126,7 +147,10 @@ def update_correction(
     notes: list[str] = []
     pc, dc = config.prefill_component, config.decode_component
     rate = obs.request_rate_rps
-    if (
+    short = _ttft_short(obs, config)
+    if short is not None:
+        notes.append(short)
+    elif (
         obs.ttft_s is not None
         and obs.ttft_s > 0
         and _settled(obs, pc)

@@ -56,6 +56,8 @@ class PlannerState:
     prefill_pressure: float = 1.0
     #: sla: recent windows' TTFT attainment evidence (end time s, met, total)
     ttft_windows: tuple[tuple[float, float, float], ...] = ()
+    #: sla: the prefill pool had all its replicas ready at the previous tick
+    prefill_settled: bool = True
 
 
 def _current(obs: Observation, state: PlannerState, config: PolicyConfig, c: Component) -> int:
@@ -64,6 +66,11 @@ def _current(obs: Observation, state: PlannerState, config: PolicyConfig, c: Com
     if c in state.last_targets:
         return state.last_targets[c]
     return config.limits(c).min_replicas
+
+
+def _pool_settled(obs: Observation, c: Component) -> bool:
+    ready = obs.ready_replicas.get(c)
+    return ready is None or ready == obs.current_replicas.get(c, ready)
 
 
 def _order(reasons: list[Reason], direction: Reason, moved: bool) -> tuple[Reason, ...]:
@@ -106,8 +113,18 @@ def plan(
     else:
         factors, corr_note = update_correction(state.correction, observation, config)
         pressure, ttft_windows, pressure_note = update_pressure(
-            state.prefill_pressure, state.ttft_windows, observation, config, now=now
+            state.prefill_pressure,
+            state.ttft_windows,
+            observation,
+            config,
+            now=now,
+            factor=factors.prefill,
+            settled_before=state.prefill_settled,
         )
+        if factors.prefill > state.correction.prefill and pressure > 1.0:
+            # the factor now explains part of what the pressure stood in for: hand it
+            # over, so factor x pressure does not count one shortfall twice
+            pressure = max(1.0, pressure * state.correction.prefill / factors.prefill)
         if pressure_note:
             corr_note = f"{corr_note}; {pressure_note}"
         sizing = size_sla(observation, forecast, factors, config, prefill_pressure=pressure)
@@ -231,5 +248,6 @@ def plan(
         bursts=bursts,
         prefill_pressure=pressure,
         ttft_windows=ttft_windows,
+        prefill_settled=_pool_settled(observation, config.prefill_component),
     )
     return decision, new_state

@@ -56,6 +56,7 @@ AZURE = ("conv", "conv-slow", "code", "code-slow")
 SERVEGEN_POINTS: tuple[dict[str, Any], ...] = (
     {},
     {"sla.ttft_feedback": False},
+    {"sla.pressure_step": 1.25, "sla.max_pressure": 3.0},
     {"stabilization.scale_down_window_s": 3600.0},
     {"stabilization.scale_down_window_s": 7200.0, "sla.max_scale_down_window_s": 7200.0},
     {"sla.max_prefill_utilization": 0.5},
@@ -146,6 +147,8 @@ def servegen_point(extra: dict[str, Any]) -> dict[str, Any]:
         "burst_window_s": s.sla.max_scale_down_window_s,
         "prefill_cap": s.sla.max_prefill_utilization,
         "ttft_feedback": s.sla.ttft_feedback,
+        "pressure_step": s.sla.pressure_step,
+        "max_pressure": s.sla.max_pressure,
         "attainment": sm["attainment"]["both"],
         "gpu_hours": sm["gpu_hours"],
         "requests": n,
@@ -165,15 +168,25 @@ def _servegen_goal() -> float | None:
     return float(pol["static"] - 0.5 * (pol["static"] - pol["oracle"]))
 
 
+def _feedback(p: dict[str, Any]) -> str:
+    if not p.get("ttft_feedback", True):
+        return "off"
+    if "pressure_step" not in p:
+        return "on"
+    return f"{p['pressure_step']:g} / {p['max_pressure']:g}"
+
+
 def servegen_markdown(r: dict[str, Any]) -> str:
     goal = r.get("goal_gpu_hours")
     lines = [
-        "ServeGen (sla policy with longer scale-down holds and lower prefill utilisation "
-        f"caps; misses split by whether they arrived within {r['lead_intervals']} intervals "
+        "ServeGen (sla policy with longer scale-down holds, lower prefill utilisation "
+        "caps and other TTFT feedback steps; misses split by whether they arrived "
+        f"within {r['lead_intervals']} intervals "
         "of a new high of the day's per-minute request count):",
         "",
-        "| scale-down window s | burst memory up to s | prefill util. cap | TTFT feedback "
-        "| att. | GPU-h | misses | at new highs | elsewhere (% of requests) |",
+        "| scale-down window s | burst memory up to s | prefill util. cap "
+        "| TTFT feedback (step / cap) | att. | GPU-h | misses | at new highs "
+        "| elsewhere (% of requests) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for p in r["points"]:
@@ -181,7 +194,7 @@ def servegen_markdown(r: dict[str, Any]) -> str:
         lines.append(
             f"| {p['window_s']:g}{' (default)' if not p['knobs'] else ''} "
             f"| {p['burst_window_s']:g} | {p['prefill_cap']:g} "
-            f"| {'on' if p.get('ttft_feedback', True) else 'off'} "
+            f"| {_feedback(p)} "
             f"| {100 * p['attainment']:.2f}% | {p['gpu_hours']:.2f} | {p['misses']} "
             f"| {p['misses_at_new_highs']} | {elsewhere} "
             f"({100 * elsewhere / p['requests']:.2f}%) |"
@@ -203,7 +216,12 @@ def servegen_markdown(r: dict[str, Any]) -> str:
         for p in r["points"]
         if p["attainment"] >= 0.99 and (goal is None or p["gpu_hours"] <= goal)
     ]
-    if met:
+    if met and not min(met, key=lambda p: p["gpu_hours"])["knobs"]:
+        text += (
+            f" The default meets both bars here: {100 * default['attainment']:.2f}% at "
+            f"{default['gpu_hours']:.2f} GPU-h."
+        )
+    elif met:
         best = min(met, key=lambda p: p["gpu_hours"])
         knobs = ", ".join(f"`{k}: {v:g}`" for k, v in best["knobs"].items())
         text += (
@@ -423,7 +441,7 @@ def main(argv: list[str]) -> int:
                 for p in results["servegen"]["points"]
                 if p["attainment"] >= 0.99 and (goal is None or p["gpu_hours"] <= goal)
             ]
-            if met:
+            if met and min(met, key=lambda p: p["gpu_hours"])["knobs"]:
                 knobs = min(met, key=lambda p: p["gpu_hours"])["knobs"]
                 checks = pool.map(sla_point, [("conv", knobs), ("code", knobs)])
                 results["servegen"]["azure_check"] = {c["scenario"]: c for c in checks}

@@ -46,6 +46,15 @@ def _obs(buckets: tuple[tuple[float, float], ...] | None, **kw: Any) -> Observat
     return Observation(**base)
 
 
+def _forecast(rate_rps: float) -> Forecast:
+    return Forecast(
+        horizon_s=60,
+        request_rate_rps=Quantity.exact(rate_rps),
+        isl_tokens=Quantity.exact(3000.0),
+        osl_tokens=Quantity.exact(150.0),
+    )
+
+
 def test_share_at_a_bound_between_bounds_and_past_the_last_finite_one() -> None:
     """At a bucket bound the share is that bucket's count over the total; between two
     bounds it is interpolated linearly (0.75 s: halfway from 80 to 90 of 100); past the
@@ -112,12 +121,7 @@ def test_a_window_short_of_the_target_adds_prefill_workers_and_is_remembered() -
     target the plan asks for more prefill workers than after a window where all met it,
     the decision says why, and the next state carries the pressure."""
     cfg = _config(ttft_ms=500)
-    forecast = Forecast(
-        horizon_s=60,
-        request_rate_rps=Quantity.exact(25.0),
-        isl_tokens=Quantity.exact(3000.0),
-        osl_tokens=Quantity.exact(150.0),
-    )
+    forecast = _forecast(25.0)
     met, s_met = plan(_obs(_hist(1000, 1000)), forecast, PlannerState(), cfg, now=0)
     missed, s_missed = plan(_obs(_hist(500, 1000)), forecast, PlannerState(), cfg, now=0)
     assert missed.components[P].desired > met.components[P].desired
@@ -174,12 +178,7 @@ def test_pressure_steps_back_as_the_prefill_factor_takes_over() -> None:
     good window raises the factor from 1.0 to f, a pressure of 2 is divided by f, so
     their product (the demand multiplier) does not jump by f."""
     cfg = _config(ttft_ms=500)
-    forecast = Forecast(
-        horizon_s=60,
-        request_rate_rps=Quantity.exact(10.0),
-        isl_tokens=Quantity.exact(3000.0),
-        osl_tokens=Quantity.exact(150.0),
-    )
+    forecast = _forecast(10.0)
     # all within 500 ms, but a mean TTFT above the model's: the factor rises
     obs = _obs(_hist(1000, 1000), ttft_s=0.45)
     state = PlannerState(prefill_pressure=2.0)

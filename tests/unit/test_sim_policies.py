@@ -248,3 +248,31 @@ def test_ttft_feedback_adds_prefill_for_bursts_the_queue_model_misses(
     assert out[False][2] == 1.0 and out[True][2] > 1.5
     assert out[True][0] > out[False][0] + 0.2
     assert out[True][1] > out[False][1]
+
+
+def test_a_load_step_is_not_read_as_a_slow_gpu(shipped_perf: PerfModel) -> None:
+    """150 -> 200 req/s (1,200-token prompts, length CV 1) after 12 minutes of steady
+    load: the first windows after the step queue (the forecast, calibrated on the steady
+    part, did not expect it). Those windows leave the prefill factor and the pressure
+    alone, so the plan peaks at 14 prefill workers, what the new load needs. Reading
+    their mean TTFT as slowness (factor up to 1.73) and their misses as a model error
+    (pressure 1.25) made it ask for 24 at the same attainment."""
+    tr = synthetic_trace(
+        "step",
+        duration_s=1200,
+        base_rps=150,
+        peak_rps=200,
+        at_s=750,
+        isl_tokens=1200,
+        osl_tokens=200,
+        length_cv=1.0,
+        seed=3,
+    )
+    exp = _exp(shipped_perf, tr, startup_s=90)
+    ctl = exp.controller("sla")
+    run = exp.run(ctl, initial=exp.initial_fleet())
+    peak = max(r.targets[P] for r in run.records if r.targets)
+    assert peak <= 15
+    assert max(d.correction.prefill for d in ctl.decisions) < 1.3
+    assert max(d.prefill_pressure for d in ctl.decisions) == 1.0
+    assert summarize(run, exp.targets)["attainment"]["ttft"] > 0.95

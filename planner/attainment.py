@@ -42,7 +42,7 @@ from collections.abc import Sequence
 
 from planner.config import PolicyConfig
 from planner.sla_policy import prefill_need
-from planner.types import Observation
+from planner.types import Component, Observation
 
 
 def share_within(buckets: Sequence[tuple[float, float]], threshold_s: float) -> float | None:
@@ -75,6 +75,12 @@ def share_within(buckets: Sequence[tuple[float, float]], threshold_s: float) -> 
     return lo_count / total
 
 
+def pool_settled(obs: Observation, component: Component) -> bool:
+    """True unless the observation shows ``component`` with replicas still starting."""
+    ready = obs.ready_replicas.get(component)
+    return ready is None or ready == obs.current_replicas.get(component, ready)
+
+
 def update_pressure(
     previous: float,
     windows: tuple[tuple[float, float, float], ...],
@@ -102,7 +108,7 @@ def update_pressure(
         return held(f"{total:g} first tokens < {s.correction.min_requests}")
     pc = config.prefill_component
     ready = obs.ready_replicas.get(pc)
-    if ready is not None and ready != obs.current_replicas.get(pc, ready):
+    if not pool_settled(obs, pc):
         # capacity asked for earlier is still starting: misses now are its lateness,
         # already acted on, not evidence that the sizing model under-provisions
         return held(f"{pc.value} mid-change")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from planner.attainment import update_pressure
+from planner.attainment import pool_settled, update_pressure
 from planner.budget import apply_budget
 from planner.burst_memory import BurstMemory, down_window_s, remember
 from planner.config import PolicyConfig
@@ -66,11 +66,6 @@ def _current(obs: Observation, state: PlannerState, config: PolicyConfig, c: Com
     if c in state.last_targets:
         return state.last_targets[c]
     return config.limits(c).min_replicas
-
-
-def _pool_settled(obs: Observation, c: Component) -> bool:
-    ready = obs.ready_replicas.get(c)
-    return ready is None or ready == obs.current_replicas.get(c, ready)
 
 
 def _order(reasons: list[Reason], direction: Reason, moved: bool) -> tuple[Reason, ...]:
@@ -248,6 +243,6 @@ def plan(
         bursts=bursts,
         prefill_pressure=pressure,
         ttft_windows=ttft_windows,
-        prefill_settled=_pool_settled(observation, config.prefill_component),
+        prefill_settled=pool_settled(observation, config.prefill_component),
     )
     return decision, new_state

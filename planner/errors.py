@@ -21,6 +21,10 @@ class ConfigError(PlannerError):
         self.expected = expected
         super().__init__(f"invalid setting {field}={value!r}: expected {expected}")
 
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[str, object, str]]:
+        # rebuilt from its fields, so it survives a process pool (simulate, evaluate)
+        return (type(self), (self.field, self.value, self.expected))
+
 
 class ProfileError(PlannerError):
     """A performance profile is missing, malformed or physically implausible."""
@@ -32,6 +36,9 @@ class ProfileError(PlannerError):
         self.field = field
         self.problem = problem
         super().__init__(f"bad profile {source}: {field}: {problem}")
+
+    def __reduce__(self) -> tuple[type[ProfileError], tuple[str, str, str]]:
+        return (type(self), (self.source, self.field, self.problem))
 
 
 class TraceError(PlannerError):

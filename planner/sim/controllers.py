@@ -1,12 +1,12 @@
 """Who decides the replicas in a simulation: the planner (``sla``/``dynamo``), a static
-fleet, or an HPA-like threshold rule (the oracle is planner/sim/oracle.py). All take the
-window's Observation and the cluster snapshot at the decision time and return targets
-per component."""
+fleet, an HPA-like threshold rule, or a hindsight baseline (the oracle is
+planner/sim/oracle.py). All take the window's Observation and the cluster snapshot at
+the decision time and return targets per component."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -70,6 +70,53 @@ def size_for_load(
     )
     sizing = size_sla(obs, forecast, CorrectionFactors(), config)
     return {c: max(1, sizing.replicas.get(c) or 1) for c in config.components}
+
+
+@dataclass
+class HindsightController:
+    """A causal baseline that knows the present exactly: at the end of interval k it is
+    told ``needs[k]``, the fewest replicas that served interval k (the oracle's search,
+    planner/sim/oracle.py), and forecasts it as ``constant`` does, with a uniform margin:
+    ask_k = ceil(margin x needs[k]) per component (at least 1). With
+    ``prefill_tokens_per_s`` (one prefill worker's tokens/s at an ISL) it also drains the
+    queued prompts within one interval, as the sla sizing does: prefill ask +=
+    ceil(queued tokens / (tokens/s per worker at the window's ISL x window)); without
+    it only the margin drains a backlog. Each ask is kept for ``hold`` decisions
+    (target = the largest of the last ``hold`` asks), because capacity released in a
+    lull shorter than the start-up cannot be back in time.
+
+    Not a policy anyone can run (nobody knows the exact need of the last interval); it
+    measures what the GPU-hour goal asks of a forecast: a policy that only estimates the
+    need does no better than this at the same margin. Past the end of ``needs`` the last
+    one stands.
+    """
+
+    needs: tuple[Mapping[Component, int], ...]
+    margin: float
+    hold: int
+    prefill_tokens_per_s: Callable[[float], float] | None = None
+    name: str = "hindsight"
+    _asks: list[dict[Component, int]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.needs:
+            raise ValueError("needs: expected at least one interval's fleet")
+        if self.margin <= 0 or self.hold < 1:
+            raise ValueError(
+                f"margin={self.margin!r}, hold={self.hold!r}: expected margin > 0, hold >= 1"
+            )
+
+    def decide(self, obs: Observation, snap: ClusterSnapshot, *, now_s: float) -> Targets:
+        need = self.needs[min(len(self._asks), len(self.needs) - 1)]
+        ask = {c: max(1, math.ceil(self.margin * n - 1e-9)) for c, n in need.items()}
+        rate = self.prefill_tokens_per_s
+        if rate is not None and obs.isl_tokens and Component.PREFILL in ask:
+            per_worker = rate(obs.isl_tokens) * obs.window_s
+            if per_worker > 0:
+                ask[Component.PREFILL] += math.ceil(snap.queued_prefill_tokens / per_worker - 1e-9)
+        self._asks.append(ask)
+        recent = self._asks[-self.hold :]
+        return {c: max(a[c] for a in recent) for c in need}
 
 
 @dataclass

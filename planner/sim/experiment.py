@@ -27,6 +27,7 @@ from planner.settings import PlannerSettings
 from planner.sim.cluster import ClusterConfig
 from planner.sim.controllers import (
     Controller,
+    HindsightController,
     PlannerController,
     StaticController,
     ThresholdController,
@@ -195,6 +196,28 @@ class Experiment:
         ahead = math.ceil(s.startup_s / s.interval_s - 1e-9)
         total = sum(max(gpus[k : k + ahead + 1]) for k in range(len(gpus)))
         return total * s.interval_s / 3600.0
+
+    @staticmethod
+    def oracle_needs(
+        oracle_run: SimRun, initial: Mapping[Component, int]
+    ) -> tuple[dict[Component, int], ...]:
+        """The fleet that served each interval of an oracle run: ``initial`` for the
+        first, then each decision's targets (decided at an interval's end for the next)."""
+        return (dict(initial), *(dict(r.targets) for r in oracle_run.records if r.targets))
+
+    def hindsight(
+        self, needs: tuple[dict[Component, int], ...], *, margin: float, hold: int
+    ) -> HindsightController:
+        """The hindsight baseline told ``needs``, draining backlogs at the true
+        profile's prefill rate."""
+        gpus = self.gpus.get(Component.PREFILL, 1)
+        prefill = self.truth_perf.prefill
+        return HindsightController(
+            needs=needs,
+            margin=margin,
+            hold=hold,
+            prefill_tokens_per_s=lambda isl: prefill.thpt_per_gpu(isl).value * gpus,
+        )
 
     # ------------------------------------------------------------------ static search
     def _static(self, fleet: Mapping[Component, int]) -> tuple[float, SimRun]:

@@ -1,11 +1,20 @@
-"""The feasibility analysis' needed-margin arithmetic (tests/bench/feasibility.py)."""
+"""The feasibility analysis (tests/bench/feasibility.py): needed-margin arithmetic and
+the hindsight summary."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pytest
 
-from tests.bench.feasibility import lead_intervals, needed_margin, new_high_minutes
+from tests.bench.feasibility import (
+    DEFAULT_KNOBS,
+    hindsight_markdown,
+    lead_intervals,
+    needed_margin,
+    new_high_minutes,
+)
 
 
 def test_lead_is_interval_plus_startup_in_whole_intervals() -> None:
@@ -47,3 +56,33 @@ def test_new_high_windows_start_at_each_record_and_last_the_lead() -> None:
     mask = new_high_minutes(a, interval_s=60.0, lead=2)
     assert mask.tolist() == [False, False, True, True, False, True, True]
     assert not new_high_minutes(np.asarray([1.0, 2.0]), interval_s=60.0, lead=4).any()
+
+
+def _hindsight_results(code_hours: float) -> dict[str, Any]:
+    conv = {
+        "goal_gpu_hours": 12.5,
+        "hindsight": [
+            {"hold": 4, "margin": 1.0, "attainment": 0.95, "gpu_hours": 11.0},
+            {"hold": 4, "margin": 1.1, "attainment": 0.991, "gpu_hours": 13.4},
+        ],
+        "sla": [{"knobs": DEFAULT_KNOBS, "attainment": 1.0, "gpu_hours": 16.4}],
+    }
+    code = {
+        "goal_gpu_hours": 9.79,
+        "hindsight": [{"hold": 6, "margin": 1.0, "attainment": 0.992, "gpu_hours": code_hours}],
+        "sla": [{"knobs": DEFAULT_KNOBS, "attainment": 0.998, "gpu_hours": 9.0}],
+    }
+    return {"conv": conv, "code": code}
+
+
+def test_hindsight_summary_follows_the_numbers() -> None:
+    """The sentence under the hindsight table is computed: with code's cheapest 99%
+    hindsight point inside its goal it says so (and that the default sla beat it there,
+    9.00 < 9.50); with it above the goal it says no scenario has one within."""
+    text = "\n".join(hindsight_markdown(_hindsight_results(9.5)))
+    assert "| conv | 4 | 1: 95.00% / 11.00, 1.1: 99.10% / 13.40 | 13.40 | 12.50 |" in text
+    assert "Hindsight reaches 99% within the goal on code." in text
+    assert "fewer GPU-hours than every hindsight point that does on code (9.00 GPU-h)" in text
+    text = "\n".join(hindsight_markdown(_hindsight_results(12.0)))
+    assert "No hindsight point reaching 99% is within the goal on any of conv, code." in text
+    assert "code (9.00 GPU-h)" in text

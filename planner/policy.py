@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from planner.attainment import pool_settled, update_pressure
+from planner.attainment import pool_settled, share_within, update_pressure
 from planner.budget import apply_budget
 from planner.burst_memory import BurstMemory, down_window_s, remember
 from planner.config import PolicyConfig
@@ -75,6 +75,19 @@ def _order(reasons: list[Reason], direction: Reason, moved: bool) -> tuple[Reaso
     return tuple(dict.fromkeys(ordered))
 
 
+def _ttft_short_share(observation: Observation, config: PolicyConfig) -> float | None:
+    """The window's share within the TTFT target when the sla policy's attainment
+    feedback is on and the share is below ``sla.attainment_target``; else None."""
+    s = config.settings
+    b = observation.ttft_buckets
+    if s.policy != "sla" or not s.sla.ttft_feedback or observation.is_missing or not b:
+        return None
+    if b[-1][1] < s.correction.min_requests:
+        return None
+    share = share_within(b, s.ttft_ms / 1000.0)
+    return share if share is not None and share < s.sla.attainment_target else None
+
+
 def plan(
     observation: Observation,
     forecast: Forecast,
@@ -125,6 +138,7 @@ def plan(
         sizing = size_sla(observation, forecast, factors, config, prefill_pressure=pressure)
 
     reasons: dict[Component, list[Reason]] = {c: list(sizing.reasons.get(c, [])) for c in comps}
+    short = _ttft_short_share(observation, config)
     desired: dict[Component, int] = {}
     history = dict(state.history)
     requested: dict[Component, int] = {}
@@ -177,6 +191,14 @@ def plan(
             history[c] = st.history
             n = st.target
             reasons[c].extend(st.reasons)
+        if short is not None and c == config.prefill_component and n < current[c]:
+            # the window just showed this pool too small for its traffic: releasing
+            # part of it now (a scale-down already under way when a surge came) only
+            # deepens the misses that the added capacity will take start-up to fix
+            n = current[c]
+            reasons[c].append(Reason.SCALE_DOWN_STABILIZED)
+            note = f"no scale-down: {100 * short:.2f}% within the TTFT target this window"
+            sizing.notes[c] = f"{sizing.notes[c]}; {note}" if sizing.notes.get(c) else note
         requested[c] = n
 
     budget = apply_budget(

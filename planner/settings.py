@@ -60,6 +60,14 @@ class StabilizationSettings(_Section):
     #: most replicas added / removed per component per tick (None = no limit)
     max_scale_up_step: int | None = Field(None, ge=1)
     max_scale_down_step: int | None = Field(None, ge=1)
+    #: most replicas removed per tick as a share of the current ones (at least one);
+    #: with max_scale_down_step too, the larger of the two removals is allowed (HPA's
+    #: selectPolicy Max). None = no limit. 0.2 because a release can meet a surge half
+    #: way: on ServeGen (seed 0, workers 1.2x slow) the prefill pool went 25 -> 23 ->
+    #: 15 -> 12 in the minutes around the evening's surge (2,761 requests in a minute
+    #: after ~1,000), which then missed 1,344 requests in three minutes
+    #: (docs/simulation.md has the before and after)
+    max_scale_down_fraction: float | None = Field(0.2, gt=0, le=1)
 
 
 class CorrectionSettings(_Section):

@@ -8,6 +8,7 @@ up only to the lowest recommendation of the last ``scale_up_window_s``. With no 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from planner.settings import StabilizationSettings
@@ -50,8 +51,14 @@ def stabilize(
     step_target = target
     if settings.max_scale_up_step is not None and target > current:
         step_target = min(target, current + settings.max_scale_up_step)
-    if settings.max_scale_down_step is not None and target < current:
-        step_target = max(target, current - settings.max_scale_down_step)
+    down_limits = []
+    if settings.max_scale_down_step is not None:
+        down_limits.append(settings.max_scale_down_step)
+    if settings.max_scale_down_fraction is not None:
+        # floor: a fraction never rounds a removal up past it; at least one per tick
+        down_limits.append(max(1, math.floor(current * settings.max_scale_down_fraction + 1e-9)))
+    if down_limits and target < current:
+        step_target = max(target, current - max(down_limits))
     if step_target != target:
         reasons.append(Reason.STEP_LIMITED)
     return Stabilized(target=step_target, history=kept, reasons=tuple(reasons))

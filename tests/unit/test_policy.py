@@ -68,16 +68,21 @@ def test_missing_data_holds_current_replicas_and_says_why() -> None:
 
 
 def test_idle_scales_down_to_minimum_after_the_window() -> None:
-    """Zero traffic is idle, not missing: after the stabilisation window, go to min."""
+    """Zero traffic is idle, not missing: after the stabilisation window, go to min, at
+    most a fifth of the pool (at least one) per tick by default: 5 -> 4 -> 3 -> 2 -> 1."""
     cfg = make(**{"stabilization.scale_down_window_s": 120, "prefill.min_replicas": 1})
     state = PlannerState()
     current = {P: 5, D: 4}
     reasons = []
-    for t in range(0, 240, 60):
+    steps = []
+    for t in range(0, 420, 60):
         d, state = plan(obs(0, current_replicas=current), fc(0), state, cfg, now=t)
         current = d.targets
         reasons.append(d.components[P].reasons)
+        steps.append(current[P])
+    assert steps == [5, 5, 4, 3, 2, 1, 1]
     assert current == {P: 1, D: 1}
+    assert Reason.STEP_LIMITED in reasons[2]
     assert Reason.SCALE_DOWN_STABILIZED in reasons[0]
     assert any(r[0] is Reason.SCALE_DOWN for r in reasons)
     # at the minimum with no traffic the primary reason says why: idle
@@ -106,6 +111,44 @@ def test_scale_down_is_stabilised_over_the_window() -> None:
         d, state = plan(obs(current_replicas=d.targets), fc(100 / 60), state, cfg, now=t)
     assert d.targets[P] < peak[P]
     assert d.components[P].primary_reason is Reason.SCALE_DOWN
+
+
+def test_scale_down_fraction_and_step_allow_the_larger_removal() -> None:
+    """From 20 prefill workers to a desired 1 with no window: a fraction of 0.2 removes
+    4 per tick (20 -> 16); with max_scale_down_step 6 as well, HPA's selectPolicy Max
+    allows the larger removal (20 -> 14); a fraction of a 3-worker pool still removes
+    one (3 -> 2)."""
+    base = {"stabilization.scale_down_window_s": 0, "sla.scale_down_tolerance": 0}
+    o = obs(60, current_replicas={P: 20, D: 2}, ready_replicas={P: 20, D: 2})
+    d, _ = plan(o, fc(1.0), PlannerState(), make(**base), now=0)
+    assert d.targets[P] == 16 and Reason.STEP_LIMITED in d.components[P].reasons
+    cfg = make(**base, **{"stabilization.max_scale_down_step": 6})
+    d, _ = plan(o, fc(1.0), PlannerState(), cfg, now=0)
+    assert d.targets[P] == 14
+    small = obs(60, current_replicas={P: 3, D: 2}, ready_replicas={P: 3, D: 2})
+    d, _ = plan(small, fc(1.0), PlannerState(), make(**base), now=0)
+    assert d.targets[P] == 2
+
+
+def test_no_prefill_scale_down_after_a_window_that_missed_the_ttft_target() -> None:
+    """The same light forecast scales prefill 10 -> 8 after a window with every first
+    token within 500 ms, but holds 10 after one with 90% within (the pool just proved
+    too small for its traffic), with the share in the message; decode still scales."""
+    base = {"stabilization.scale_down_window_s": 0, "sla.scale_down_tolerance": 0}
+    cfg = make(**base)
+    replicas = {"current_replicas": {P: 10, D: 4}, "ready_replicas": {P: 10, D: 4}}
+
+    def window(within: float) -> Observation:
+        buckets = ((0.25, 100.0 * within), (0.5, 100.0 * within), (float("inf"), 100.0))
+        return obs(100, ttft_s=0.1, ttft_buckets=buckets, **replicas)
+
+    good, _ = plan(window(1.0), fc(0.5), PlannerState(), cfg, now=0)
+    assert good.targets[P] == 8
+    bad, _ = plan(window(0.9), fc(0.5), PlannerState(), cfg, now=0)
+    assert bad.targets[P] == 10
+    assert bad.components[P].primary_reason is Reason.SCALE_DOWN_STABILIZED
+    assert "no scale-down: 90.00% within the TTFT target" in bad.components[P].message
+    assert bad.targets[D] == good.targets[D] < 4
 
 
 def test_step_limit_caps_change_per_tick() -> None:

@@ -4,6 +4,9 @@ Within a window the target is the most conservative recommendation seen: scaling
 goes only to the highest recommendation of the last ``scale_down_window_s``; scaling
 up only to the lowest recommendation of the last ``scale_up_window_s``. With no history
 (first tick, restart) the running replica count counts as a recommendation made now.
+Then the step limits: at most ``max_scale_up_step`` added per tick, and at most the
+larger of ``max_scale_down_step`` and floor(current x ``max_scale_down_fraction``)
+(at least one) removed, as HPA's scale-down policies with selectPolicy Max.
 """
 
 from __future__ import annotations

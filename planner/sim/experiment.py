@@ -45,6 +45,11 @@ POLICIES = ("sla", "dynamo", "static", "threshold", "oracle")
 Progress = Callable[[str, float], None]
 
 
+def lead_intervals(*, interval_s: float, startup_s: float) -> int:
+    """Intervals between a decision and the first interval its capacity fully serves."""
+    return max(1, math.ceil((interval_s + startup_s) / interval_s - 1e-9))
+
+
 @dataclass
 class Experiment:
     trace: RequestTrace
@@ -117,7 +122,7 @@ class Experiment:
         """The sla sizing (planner's profile) for the busiest interval's mean load among
         those before the first decision's capacity can be ready (the search's start)."""
         s = self.settings
-        n = max(1, math.ceil((s.interval_s + s.startup_s) / s.interval_s - 1e-9))
+        n = lead_intervals(interval_s=s.interval_s, startup_s=s.startup_s)
         loads = [self._load(k * s.interval_s, (k + 1) * s.interval_s) for k in range(n)]
         rate, isl, osl = max(loads, key=lambda x: x[0] * x[1])
         sla = s.model_copy(update={"policy": "sla"})

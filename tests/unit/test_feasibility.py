@@ -13,8 +13,8 @@ from tests.bench.feasibility import (
     hindsight_markdown,
     lead_intervals,
     needed_margin,
-    new_high_minutes,
 )
+from tests.bench.feasibility_servegen import new_high_minutes
 
 
 def test_lead_is_interval_plus_startup_in_whole_intervals() -> None:

@@ -51,15 +51,15 @@ bench: install
 
 # Policy comparison on the shared traces; regenerates docs/simulation.md (several minutes).
 evaluate: install
-	$(PY) -m tests.bench.evaluate
+	$(PY) -m planner.evaluation.evaluate
 
 # How far the GPU-hour goal is from a causal policy -> docs/simulation.md (~5 min)
 feasibility: install
-	$(PY) -m tests.bench.feasibility
+	$(PY) -m planner.evaluation.feasibility
 
 # Forecaster backtests on the public traces -> out/backtests/ and docs/forecasting.md
 backtests: install
-	$(PY) -m tests.bench.backtests
+	$(PY) -m planner.evaluation.backtests
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache out

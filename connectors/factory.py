@@ -10,11 +10,11 @@ from typing import Any
 from connectors.instrumented import InstrumentedConnector
 from connectors.protocols import Connector
 from connectors.reconcile import ReapplyingConnector
-from planner.settings import ConnectorSettings, PlannerSettings
+from connectors.settings import ConnectorSettings
 
 
 def make_connector(
-    settings: PlannerSettings | ConnectorSettings,
+    settings: ConnectorSettings,
     *,
     registry: Any = None,
     clock: Callable[[], float] = time.time,
@@ -25,7 +25,7 @@ def make_connector(
     CollectorRegistry) receives the connector's series; without it only the plain
     counters on the returned object are kept.
     """
-    cs = settings.connector if isinstance(settings, PlannerSettings) else settings
+    cs = settings
     inner: Connector
     if cs.kind == "kubernetes":
         from connectors.kubernetes import KubernetesConnector

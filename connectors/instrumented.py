@@ -10,8 +10,8 @@ from typing import Any
 
 from connectors.errors import ConnectorFault
 from connectors.protocols import ApplyReason, ApplyResult, Connector, GraphState
+from planner.core.types import Component
 from planner.errors import ConnectorError
-from planner.types import Component
 
 #: outcomes of apply that are decisions of the connector, not failures
 NOT_ERRORS = frozenset(

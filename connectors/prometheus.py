@@ -25,9 +25,9 @@ from connectors.promql import (
     parse_scalar_vector,
     ttft_bucket_query,
 )
+from connectors.settings import MetricsSettings
+from planner.core.types import LoadPoint, Observation
 from planner.errors import MetricsError
-from planner.settings import MetricsSettings
-from planner.types import LoadPoint, Observation
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from connectors.settings import MetricsSettings
 from planner.errors import MetricsError
-from planner.settings import MetricsSettings
 
 #: observation field -> settings key of the histogram it is the mean of
 MEAN_FIELDS: Mapping[str, str] = {

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
-from planner.types import Component, LoadPoint, Observation
+from planner.core.types import Component, LoadPoint, Observation
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from connectors.protocols import ApplyReason, ApplyResult, Connector, GraphState
-from planner.types import Component
+from planner.core.types import Component
 
 #: reasons after which the same targets may succeed later without a new decision
 RETRYABLE = frozenset(

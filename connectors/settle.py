@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from connectors.errors import InvalidTarget
 from connectors.protocols import ComponentState, GraphState
-from planner.types import Component
+from planner.core.types import Component
 
 
 def component_settled(state: ComponentState) -> bool:

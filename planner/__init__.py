@@ -1,7 +1,6 @@
 """sla-planner: an SLA-driven autoscaler for disaggregated LLM inference graphs."""
 
-from planner.errors import ConfigError, PlannerError, ProfileError
-from planner.types import (
+from planner.core.types import (
     Component,
     ComponentDecision,
     Decision,
@@ -11,6 +10,7 @@ from planner.types import (
     Quantity,
     Reason,
 )
+from planner.errors import ConfigError, PlannerError, ProfileError
 
 __all__ = [
     "Component",

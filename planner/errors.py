@@ -11,19 +11,44 @@ class PlannerError(Exception):
 
 
 class ConfigError(PlannerError):
-    """A setting is invalid: names the field, the value and what was expected."""
+    """One or more settings are invalid: each names the field, the value and what was
+    expected. ``field``, ``value`` and ``expected`` describe the first; ``problems``
+    holds them all (settings are validated at once and every error is reported)."""
 
     exit_code = 2
 
-    def __init__(self, field: str, value: object, expected: str) -> None:
+    def __init__(
+        self,
+        field: str,
+        value: object,
+        expected: str,
+        *,
+        more: tuple[tuple[str, object, str], ...] = (),
+    ) -> None:
         self.field = field
         self.value = value
         self.expected = expected
-        super().__init__(f"invalid setting {field}={value!r}: expected {expected}")
+        self.problems: tuple[tuple[str, object, str], ...] = ((field, value, expected), *more)
+        if not more:
+            text = f"invalid setting {field}={value!r}: expected {expected}"
+        else:
+            lines = [f"  {f}={v!r}: expected {e}" for f, v, e in self.problems]
+            text = f"{len(self.problems)} invalid settings:\n" + "\n".join(lines)
+        super().__init__(text)
 
-    def __reduce__(self) -> tuple[type[ConfigError], tuple[str, object, str]]:
+    @classmethod
+    def of(cls, problems: list[tuple[str, object, str]]) -> ConfigError:
+        """One error carrying every problem (at least one)."""
+        (field, value, expected), *rest = problems
+        return cls(field, value, expected, more=tuple(rest))
+
+    def __reduce__(self) -> tuple[object, ...]:
         # rebuilt from its fields, so it survives a process pool (simulate, evaluate)
-        return (type(self), (self.field, self.value, self.expected))
+        return (_rebuild_config_error, (self.problems,))
+
+
+def _rebuild_config_error(problems: tuple[tuple[str, object, str], ...]) -> ConfigError:
+    return ConfigError.of(list(problems))
 
 
 class ProfileError(PlannerError):

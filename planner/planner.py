@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from planner.config import PolicyConfig
+from planner.core.config import PolicyConfig
+from planner.core.pipeline import PlannerState, plan
+from planner.core.types import Decision, Forecast, LoadPoint, Observation
 from planner.forecast.base import Forecaster
 from planner.forecast.registry import make_forecaster
-from planner.perf_model import PerfModel
-from planner.policy import PlannerState, plan
-from planner.profile import load_profile
+from planner.perf.model import PerfModel
+from planner.perf.profile import load_profile
 from planner.settings import PlannerSettings
-from planner.types import Decision, Forecast, LoadPoint, Observation
 
 
 class Planner:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from planner.perf_model import PerfModel
-from planner.profile import DEFAULT_PROFILE_DIR, load_profile
+from planner.perf.model import PerfModel
+from planner.perf.profile import DEFAULT_PROFILE_DIR, load_profile
 
 REPO = Path(__file__).resolve().parent.parent
 #: ../shared/data beside the checkout (CI clones main with shared/ beside it)

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from connectors.errors import Unavailable
+from connectors.settings import KubernetesConnectorSettings
 from planner.errors import ConfigError
-from planner.settings import KubernetesConnectorSettings
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 

@@ -18,6 +18,7 @@ from connectors.kubernetes.rbac import Rule, required_rbac
 from connectors.kubernetes.readiness import assess, list_pods
 from connectors.kubernetes.workload import Workloads
 from connectors.protocols import ApplyReason, ApplyResult, ComponentState, GraphState
+from connectors.settings import KubernetesConnectorSettings
 from connectors.settle import (
     Change,
     check_targets,
@@ -26,8 +27,7 @@ from connectors.settle import (
     ordered_changes,
     unsettled_message,
 )
-from planner.settings import KubernetesConnectorSettings
-from planner.types import Component
+from planner.core.types import Component
 
 
 class KubernetesConnector:

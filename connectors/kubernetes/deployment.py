@@ -18,7 +18,7 @@ from connectors.kubernetes.rbac import (
     STATEFULSET_SCALE_UPDATE,
 )
 from connectors.kubernetes.workload import WorkloadState, gpu_count, selector_string
-from planner.types import Component
+from planner.core.types import Component
 
 
 class AppsWorkloads:

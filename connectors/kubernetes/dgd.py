@@ -12,7 +12,7 @@ from connectors.kubernetes.adapter import AdapterScale, adapter_name
 from connectors.kubernetes.errors import call
 from connectors.kubernetes.rbac import DGD_GET, DGD_PATCH, DGD_PLURAL, DYNAMO_GROUP, DYNAMO_VERSION
 from connectors.kubernetes.workload import WorkloadState, gpu_count
-from planner.types import Component
+from planner.core.types import Component
 
 MERGE_PATCH = "application/merge-patch+json"
 #: pod labels the Dynamo operator puts on a service's pods

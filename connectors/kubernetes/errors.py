@@ -19,7 +19,7 @@ from connectors.errors import (
     Unavailable,
 )
 from connectors.kubernetes.rbac import Rule
-from planner.settings import RetrySettings
+from connectors.settings import RetrySettings
 
 T = TypeVar("T")
 

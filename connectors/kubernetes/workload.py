@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from planner.types import Component
+from planner.core.types import Component
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from connectors.errors import ConnectorFault
 from connectors.protocols import ApplyReason, ApplyResult, GraphState
 from connectors.settle import check_targets, deferral
 from connectors.virtual.protocol import AckMessage, TargetMessage, graph_state
-from planner.types import Component
+from planner.core.types import Component
 
 
 class PlannerTransport(Protocol):

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Protocol
 
 from connectors.virtual.protocol import AckMessage, TargetMessage, WorkerCounts
-from planner.types import Component
+from planner.core.types import Component
 
 
 class EnvironmentTransport(Protocol):

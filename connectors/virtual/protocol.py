@@ -11,7 +11,7 @@ from typing import Any
 from connectors.errors import EnvironmentIOError
 from connectors.protocols import ComponentState, GraphState
 from connectors.settle import graph_settled, unsettled_message
-from planner.types import Component
+from planner.core.types import Component
 
 PROTOCOL_VERSION = 1
 

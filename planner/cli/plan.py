@@ -33,8 +33,8 @@ def _number(name: str, value: float, *, positive: bool = False) -> float:
 
 def run(args: argparse.Namespace) -> int:
     from planner.cli.settings_args import settings_from_args
+    from planner.core.types import Forecast, Observation, Quantity
     from planner.planner import Planner
-    from planner.types import Forecast, Observation, Quantity
 
     settings = settings_from_args(args)
     requests = _number("--requests", args.requests)

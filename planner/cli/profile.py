@@ -78,7 +78,7 @@ def _register_producers(psub: Any) -> None:
 
 
 def _load(path: str | None) -> Any:
-    from planner.profile import DEFAULT_PROFILE_DIR, load_profile
+    from planner.perf.profile import DEFAULT_PROFILE_DIR, load_profile
 
     return load_profile(path or DEFAULT_PROFILE_DIR)
 
@@ -86,7 +86,7 @@ def _load(path: str | None) -> Any:
 def run_show(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from planner.perf_model import PerfModel
+    from planner.perf.model import PerfModel
 
     profile = _load(args.path)
     summary = PerfModel(profile).summary()
@@ -107,7 +107,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    from planner.perf_model import PerfModel
+    from planner.perf.model import PerfModel
 
     profile = _load(args.path)
     PerfModel(profile)
@@ -119,7 +119,7 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 def _write(profile: Any, out: str) -> None:
-    from planner.profile import write_profile
+    from planner.perf.profile import write_profile
 
     target = write_profile(profile, out)
     print(f"wrote {target} and Dynamo's selected_*_interpolation/raw_data.npz in {out}")

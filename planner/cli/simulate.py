@@ -66,8 +66,8 @@ _FIELDS = {
 
 
 def _parse_fleet(text: str) -> dict[Any, int]:
+    from planner.core.types import Component
     from planner.errors import ConfigError
-    from planner.types import Component
 
     out: dict[Any, int] = {}
     for part in text.split(","):
@@ -101,13 +101,13 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from planner.errors import ConfigError
-    from planner.perf_model import PerfModel
-    from planner.profile import load_profile
+    from planner.perf.model import PerfModel
+    from planner.perf.profile import load_profile
     from planner.settings import load_settings
     from planner.sim.experiment import Experiment
     from planner.sim.report import write_report
     from planner.sim.truth import scaled_profile
-    from planner.trace import read_request_trace
+    from planner.workload.readers import read_request_trace
 
     overrides = {f: getattr(args, d) for d, f in _FIELDS.items() if getattr(args, d) is not None}
     settings = load_settings(config_file=args.config, overrides=overrides)

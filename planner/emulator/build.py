@@ -6,15 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from connectors.virtual.environment import VirtualTarget
+from planner.clock import ServiceClock
+from planner.core.types import Component
 from planner.emulator.graph import EmulatedGraph
-from planner.perf_model import PerfModel
-from planner.profile import load_profile
-from planner.service.clock import ServiceClock
+from planner.perf.model import PerfModel
+from planner.perf.profile import load_profile
 from planner.settings import PlannerSettings
 from planner.sim.cluster import Cluster, ClusterConfig
 from planner.sim.truth import TruePerf
-from planner.trace import RequestTrace, read_request_trace
-from planner.types import Component
+from planner.workload.readers import read_request_trace
+from planner.workload.trace import RequestTrace
 
 #: the Azure LLM 2023 conversation trace, shipped with the package (see its SOURCE.md)
 BUNDLED_TRACE = (

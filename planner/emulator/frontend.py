@@ -25,8 +25,8 @@ from collections.abc import Iterator
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 
+from planner.core.types import Observation
 from planner.sim.snapshot import Buckets, ClusterSnapshot, observation_between
-from planner.types import Observation
 
 PREFIX = "dynamo_frontend_"
 

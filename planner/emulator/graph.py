@@ -24,13 +24,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from connectors.virtual.environment import VirtualTarget
+from planner.clock import ServiceClock
+from planner.core.types import Component, Observation
 from planner.emulator.frontend import FrontendMetrics
 from planner.errors import ConnectorError, PlannerError
-from planner.service.clock import ServiceClock
 from planner.sim.cluster import Cluster
 from planner.sim.metrics import score_requests
-from planner.trace import RequestTrace
-from planner.types import Component, Observation
+from planner.workload.trace import RequestTrace
 
 log = logging.getLogger("sla_planner.emulator")
 

@@ -52,8 +52,8 @@ async def emulate(
     HTTP endpoint at host:port); metrics are served on emulator.host:port.
     """
     from connectors.virtual.environment import VirtualTarget
+    from planner.clock import ServiceClock
     from planner.emulator.build import build_graph
-    from planner.service.clock import ServiceClock
 
     v = settings.connector.virtual
     if v.transport == "http":

@@ -3,8 +3,8 @@ Prometheus), from the same cumulative counters its /metrics exposes."""
 
 from __future__ import annotations
 
+from planner.core.types import LoadPoint, Observation
 from planner.emulator.graph import EmulatedGraph
-from planner.types import LoadPoint, Observation
 
 
 class EmulatedSource:

@@ -20,16 +20,16 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from planner.forecast.base import FitJob
+from planner.core.types import Forecast, LoadPoint
+from planner.forecast.base import FitJob, Forecaster
 from planner.forecast.engine import ModelForecaster
 from planner.forecast.history import SERIES
-from planner.types import Forecast, LoadPoint
 
 DEFAULT_MEMBERS = ("constant", "seasonal", "kalman", "arima", "prophet")
 _FIELDS = {"rate": "request_rate_rps", "isl": "isl_tokens", "osl": "osl_tokens"}
@@ -49,10 +49,11 @@ class AutoForecaster(ModelForecaster):
         margin: float = 0.10,
         long_window: int = 2000,
         member_options: dict[str, dict[str, Any]] | None = None,
+        make_member: Callable[..., Forecaster] | None = None,
         **kw: Any,
     ) -> None:
-        from planner.forecast.registry import make_forecaster
-
+        if make_member is None:
+            raise ValueError("make_member: expected the registry's factory (make_forecaster)")
         if "constant" not in members:
             members = ("constant", *members)
         kw.setdefault("warmup", 1)
@@ -63,7 +64,7 @@ class AutoForecaster(ModelForecaster):
         for name in dict.fromkeys(members):
             if name == "auto":
                 raise ValueError("auto cannot be its own member")
-            member = make_forecaster(name, **shared, **opts.get(name, {}))
+            member = make_member(name, **shared, **opts.get(name, {}))
             if not isinstance(member, ModelForecaster):
                 raise ValueError(f"member {name!r} is not a ModelForecaster")
             member.inline_refit = False  # auto schedules its members' fits

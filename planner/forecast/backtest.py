@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 
 from planner.forecast.history import SERIES
 from planner.forecast.registry import make_forecaster
-from planner.trace import LoadSeries
+from planner.workload.trace import LoadSeries
 
 FIELDS = {"rate": "request_rate_rps", "isl": "isl_tokens", "osl": "osl_tokens"}
 BASELINE = "constant"

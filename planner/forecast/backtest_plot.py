@@ -9,7 +9,7 @@ import numpy as np
 
 from planner.forecast.backtest import Run, actuals
 from planner.forecast.history import SERIES
-from planner.trace import LoadSeries
+from planner.workload.trace import LoadSeries
 
 _LABELS = {"rate": "request rate (req/s)", "isl": "mean ISL (tokens)", "osl": "mean OSL (tokens)"}
 

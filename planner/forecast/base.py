@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
-from planner.types import Forecast, LoadPoint
+from planner.core.types import Forecast, LoadPoint
 
 #: a pure, self-contained fit over a copy of the history; returns a model for install()
 FitJob = Callable[[], Any]

@@ -8,10 +8,10 @@ import time
 from collections import deque
 from typing import Any
 
+from planner.core.types import Forecast, LoadPoint, Quantity
 from planner.forecast.base import FitJob
 from planner.forecast.calibration import UpperCalibrator, idle_run
 from planner.forecast.history import SERIES, LoadHistory
-from planner.types import Forecast, LoadPoint, Quantity
 
 
 class ModelForecaster:

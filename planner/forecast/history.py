@@ -26,7 +26,7 @@ from collections import deque
 import numpy as np
 from numpy.typing import NDArray
 
-from planner.types import LoadPoint
+from planner.core.types import LoadPoint
 
 #: the three forecast series, in Forecast field order
 SERIES = ("rate", "isl", "osl")

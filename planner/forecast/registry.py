@@ -46,7 +46,8 @@ def _seasonal(**kw: Any) -> Forecaster:
 def _auto(**kw: Any) -> Forecaster:
     from planner.forecast.auto import AutoForecaster
 
-    return AutoForecaster(**kw)
+    # the registry hands auto its own factory, so auto never imports the registry
+    return AutoForecaster(make_member=make_forecaster, **kw)
 
 
 _REGISTRY: dict[str, Callable[..., Forecaster]] = {

@@ -15,15 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from planner.core.types import LoadPoint
 from planner.forecast.base import Forecaster, Refittable
-from planner.trace import (
-    LoadSeries,
-    bin_requests,
-    is_servegen,
-    read_load_series,
-    read_request_trace,
-)
-from planner.types import LoadPoint
+from planner.workload.readers import is_servegen, read_load_series, read_request_trace
+from planner.workload.trace import LoadSeries, bin_requests
 
 
 def load_series(path: str | Path, *, interval_s: float) -> LoadSeries:

@@ -36,8 +36,8 @@ from typing import Any
 from aiohttp import web
 
 from planner.errors import ConfigError
-from planner.perf_model import PerfModel
-from planner.profile import ProfileData
+from planner.perf.model import PerfModel
+from planner.perf.profile import ProfileData
 
 
 @dataclass(eq=False)

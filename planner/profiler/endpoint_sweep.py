@@ -10,7 +10,7 @@ import aiohttp
 import numpy as np
 
 from planner.errors import ConfigError, EndpointError
-from planner.profile import ProfileData
+from planner.perf.profile import ProfileData
 from planner.profiler.endpoint import (
     EndpointClient,
     decode_lengths,

@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from planner.errors import ConfigError
-from planner.perf_model import PerfModel
-from planner.profile import DEFAULT_PROFILE_DIR, ProfileData, load_profile
+from planner.perf.model import PerfModel
+from planner.perf.profile import DEFAULT_PROFILE_DIR, ProfileData, load_profile
 from planner.profiler.cost import decode_attention_bytes, layer_gemms
 from planner.profiler.kv_capacity import GIB, kv_capacity
 from planner.profiler.metadata import gpu_meta

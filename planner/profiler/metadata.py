@@ -13,7 +13,7 @@ import platform
 from dataclasses import dataclass, field
 from typing import Any
 
-from planner.profile import ProfileMeta
+from planner.perf.profile import ProfileMeta
 from planner.profiler.model_shape import ModelShape
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from planner.profile import ProfileData
+from planner.perf.profile import ProfileData
 
 
 def context_groups(contexts: np.ndarray, *, rel_gap: float = 0.1) -> list[np.ndarray]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.errors import ConfigError
-from planner.profile import ProfileData, ProfileMeta, validate_decode, validate_prefill
+from planner.perf.profile import ProfileData, ProfileMeta, validate_decode, validate_prefill
 
 
 @dataclass(frozen=True)

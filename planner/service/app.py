@@ -17,9 +17,9 @@ from typing import Any
 from connectors.instrumented import InstrumentedConnector
 from connectors.protocols import Connector, MetricsSource
 from connectors.reconcile import ReapplyingConnector
+from planner.clock import ServiceClock
 from planner.errors import ConfigError, PlannerError
 from planner.planner import Planner
-from planner.service.clock import ServiceClock
 from planner.service.http import ServiceHttp
 from planner.service.loop import PlannerService
 from planner.service.telemetry import Telemetry
@@ -235,7 +235,7 @@ class ServiceApp:
                 )
             from connectors.factory import make_connector
 
-            connector = make_connector(s, registry=registry, clock=clock.now_s)
+            connector = make_connector(s.connector, registry=registry, clock=clock.now_s)
         if s.metrics.source == "prometheus":
             from connectors.prometheus import PrometheusSource
 

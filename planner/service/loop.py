@@ -18,13 +18,13 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from connectors.protocols import ApplyReason, ApplyResult, Connector, GraphState, MetricsSource
+from planner.clock import ServiceClock
+from planner.core.types import Decision
 from planner.errors import ConnectorError
 from planner.planner import Planner
-from planner.service.clock import ServiceClock
 from planner.service.telemetry import Telemetry
 from planner.service.tick import TickRecord, tick_dict, tick_line
 from planner.settings import PlannerSettings
-from planner.types import Decision
 
 log = logging.getLogger("sla_planner.tick")
 #: apply outcomes that are the connector declining on purpose, not failing

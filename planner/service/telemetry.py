@@ -14,8 +14,8 @@ from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from planner.core.types import Component
 from planner.service.tick import TickRecord
-from planner.types import Component
 
 _NAN = float("nan")
 _OBSERVED = ("requests_per_second", "isl_tokens", "osl_tokens", "ttft_seconds", "itl_seconds")

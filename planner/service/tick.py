@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from planner.types import Decision, Observation
+from planner.core.types import Decision, Observation
 
 
 @dataclass(frozen=True, slots=True)

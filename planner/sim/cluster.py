@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from planner.core.types import Component
 from planner.errors import ConfigError
 from planner.sim.counters import (
     DURATION_BUCKETS_S,
@@ -42,7 +43,6 @@ from planner.sim.prefill import PrefillPool
 from planner.sim.requests import RequestTable
 from planner.sim.snapshot import ClusterSnapshot
 from planner.sim.truth import TruePerf
-from planner.types import Component
 
 
 @dataclass(frozen=True)

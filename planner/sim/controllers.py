@@ -10,14 +10,21 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from planner.config import PolicyConfig
-from planner.perf_model import PerfModel
+from planner.core.config import PolicyConfig
+from planner.core.sla import size_sla
+from planner.core.stabilize import Recommendation, stabilize
+from planner.core.types import (
+    Component,
+    CorrectionFactors,
+    Decision,
+    Forecast,
+    Observation,
+    Quantity,
+)
+from planner.perf.model import PerfModel
 from planner.planner import Planner
 from planner.settings import PlannerSettings, StabilizationSettings
 from planner.sim.snapshot import ClusterSnapshot
-from planner.sla_policy import size_sla
-from planner.stabilization import Recommendation, stabilize
-from planner.types import Component, CorrectionFactors, Decision, Forecast, Observation, Quantity
 
 Targets = Mapping[Component, int]
 

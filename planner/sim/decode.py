@@ -27,12 +27,12 @@ from collections import deque
 import numpy as np
 from numpy.typing import NDArray
 
+from planner.core.types import Component
 from planner.sim.counters import Counters
 from planner.sim.fleet import Fleet, Worker
 from planner.sim.prefill import Batch, PrefillPool
 from planner.sim.requests import RequestTable
 from planner.sim.truth import TruePerf
-from planner.types import Component
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]

@@ -20,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from planner.config import PolicyConfig
+from planner.core.config import PolicyConfig
+from planner.core.types import Component
 from planner.errors import ConfigError
-from planner.perf_model import PerfModel
+from planner.perf.model import PerfModel
 from planner.settings import PlannerSettings
 from planner.sim.cluster import ClusterConfig
 from planner.sim.controllers import (
@@ -38,8 +39,7 @@ from planner.sim.metrics import Targets, summarize
 from planner.sim.oracle import SearchOracle
 from planner.sim.runner import SimRun, simulate
 from planner.sim.truth import TruePerf
-from planner.trace import RequestTrace
-from planner.types import Component
+from planner.workload.trace import RequestTrace
 
 POLICIES = ("sla", "dynamo", "static", "threshold", "oracle")
 Progress = Callable[[str, float], None]

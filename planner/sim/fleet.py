@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from planner.types import Component
+from planner.core.types import Component
 
 
 @dataclass(slots=True)

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from planner.core.types import Component
 from planner.sim.runner import SimRun
-from planner.types import Component
 
 FloatArray = NDArray[np.float64]
 

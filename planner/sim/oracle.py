@@ -28,12 +28,12 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from planner.core.types import Component, Observation
 from planner.errors import ConfigError
 from planner.sim.cluster import Cluster, ClusterConfig
 from planner.sim.snapshot import ClusterSnapshot
 from planner.sim.truth import TruePerf
-from planner.trace import RequestTrace
-from planner.types import Component, Observation
+from planner.workload.trace import RequestTrace
 
 Fleet = dict[Component, int]
 

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from planner.core.types import Component
 from planner.sim.cluster import Cluster, ClusterConfig
 from planner.sim.controllers import Controller
 from planner.sim.snapshot import ClusterSnapshot, observation_between
 from planner.sim.truth import TruePerf
-from planner.trace import RequestTrace
-from planner.types import Component
+from planner.workload.trace import RequestTrace
 
 FloatArray = NDArray[np.float64]
 

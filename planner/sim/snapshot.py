@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from planner.types import Component, Observation
+from planner.core.types import Component, Observation
 
 Buckets = tuple[tuple[float, float], ...]
 

@@ -16,8 +16,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from planner.errors import ConfigError
-from planner.perf_model import PerfModel
-from planner.profile import ProfileData
+from planner.perf.model import PerfModel
+from planner.perf.profile import ProfileData
 
 FloatArray = NDArray[np.float64]
 

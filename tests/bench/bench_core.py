@@ -7,12 +7,12 @@ import time
 import tracemalloc
 from typing import Any
 
-from planner.config import PolicyConfig
-from planner.perf_model import PerfModel
-from planner.policy import PlannerState, plan
-from planner.profile import DEFAULT_PROFILE_DIR, load_profile
+from planner.core.config import PolicyConfig
+from planner.core.pipeline import PlannerState, plan
+from planner.core.types import Component, Forecast, Observation, Quantity
+from planner.perf.model import PerfModel
+from planner.perf.profile import DEFAULT_PROFILE_DIR, load_profile
 from planner.settings import load_settings
-from planner.types import Component, Forecast, Observation, Quantity
 
 P, D = Component.PREFILL, Component.DECODE
 

@@ -19,13 +19,13 @@ import numpy as np
 from connectors.prometheus import PrometheusSource
 from connectors.virtual.connector import VirtualConnector
 from connectors.virtual.environment import VirtualTarget
+from planner.clock import ServiceClock
+from planner.core.types import Component, LoadPoint, Observation
 from planner.emulator.memory_transport import MemoryChannel
 from planner.planner import Planner
-from planner.service.clock import ServiceClock
 from planner.service.loop import PlannerService
 from planner.service.telemetry import Telemetry
 from planner.settings import MetricsSettings, load_settings
-from planner.types import Component, LoadPoint, Observation
 from tests.integration.fake_prometheus import FakePrometheus, dynamo_values
 
 REPO = Path(__file__).resolve().parents[2]

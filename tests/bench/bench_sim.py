@@ -9,13 +9,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from planner.perf_model import PerfModel
-from planner.profile import DEFAULT_PROFILE_DIR, load_profile
+from planner.core.types import Component
+from planner.perf.model import PerfModel
+from planner.perf.profile import DEFAULT_PROFILE_DIR, load_profile
 from planner.settings import load_settings
 from planner.sim.controllers import StaticController
 from planner.sim.experiment import Experiment
-from planner.trace import read_request_trace
-from planner.types import Component
+from planner.workload.readers import read_request_trace
 
 TRACE = Path(__file__).resolve().parents[3] / "shared/data/traces/azure_llm_2023_conv.csv"
 RATE_SCALE = 30.0

@@ -11,7 +11,7 @@ import pytest
 
 from connectors.kubernetes import KubernetesConnector
 from connectors.protocols import ApplyReason, Connector
-from planner.types import Component
+from planner.core.types import Component
 from tests.fakes.connector_harness import (
     GPUS,
     INITIAL,

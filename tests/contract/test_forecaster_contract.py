@@ -9,10 +9,10 @@ import math
 import numpy as np
 import pytest
 
+from planner.core.types import Forecast, LoadPoint
 from planner.forecast import available_forecasters, make_forecaster
 from planner.forecast.base import Forecaster, Refittable
 from planner.forecast.warm_start import warm_start
-from planner.types import Forecast, LoadPoint
 
 NAMES = available_forecasters()
 INTERVAL_S = 60.0

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from planner.cli.main import main
+from planner.core.types import Observation
 from planner.planner import Planner
 from planner.settings import load_settings
-from planner.types import Observation
 from tests.conftest import shared
 
 

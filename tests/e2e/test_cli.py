@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from planner.profile import DEFAULT_PROFILE_DIR, load_profile, profile_to_json
+from planner.perf.profile import DEFAULT_PROFILE_DIR, load_profile, profile_to_json
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from planner.cli.main import main
-from planner.profile import DEFAULT_PROFILE_DIR, load_profile
+from planner.perf.profile import DEFAULT_PROFILE_DIR, load_profile
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -90,7 +90,7 @@ def test_endpoint_profile_of_the_shipped_profile_via_the_cli(
     measured = load_profile(out)
     shipped = load_profile(DEFAULT_PROFILE_DIR)
     assert measured.decode.max_kv_tokens == shipped.decode.max_kv_tokens
-    from planner.perf_model import PerfModel
+    from planner.perf.model import PerfModel
 
     truth = PerfModel(shipped)
     for isl, ttft in zip(measured.prefill.isl_tokens, measured.prefill.ttft_ms, strict=True):

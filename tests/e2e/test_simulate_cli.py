@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from planner.cli.main import main
-from planner.sim.workload import synthetic_trace
+from planner.workload.synthetic import synthetic_trace
 
 
 def _azure_csv(path: Path) -> Path:

@@ -14,8 +14,8 @@ from connectors.protocols import Connector
 from connectors.virtual import VirtualConnector, VirtualTarget
 from connectors.virtual.file_transport import FilePlannerTransport
 from connectors.virtual.http_transport import HttpPlannerTransport
+from planner.core.types import Component
 from planner.settings import KubernetesConnectorSettings
-from planner.types import Component
 from tests.fakes.clock import ManualClock
 from tests.fakes.k8s_api import FakeKubeApi
 from tests.fakes.k8s_cluster import Cluster

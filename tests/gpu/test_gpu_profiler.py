@@ -136,7 +136,7 @@ def test_tiny_sweep_produces_a_valid_profile(tmp_path: Path) -> None:
     """`profile gpu` on a tiny model: a loadable profile with full device metadata."""
     if not _have_gpu():
         pytest.skip("no CUDA device")
-    from planner.profile import load_profile, write_profile
+    from planner.perf.profile import load_profile, write_profile
     from planner.profiler.gpu_sweep import GpuSweep, run_gpu_sweep
 
     shape = tmp_path / "tiny.json"

@@ -8,10 +8,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from connectors.protocols import ApplyResult, Connector, GraphState
+from planner.core.types import Component
 from planner.errors import ConnectorError
 from planner.service.app import ServiceApp
 from planner.settings import PlannerSettings, load_settings
-from planner.types import Component
 
 
 def fast_settings(**overrides: Any) -> PlannerSettings:

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from connectors.kubernetes.rbac import required_rbac
-from planner.profile import DEFAULT_PROFILE_DIR, load_profile
+from planner.perf.profile import DEFAULT_PROFILE_DIR, load_profile
 from planner.settings import PlannerSettings, load_settings
 from tests.integration.kustomize_lite import Doc, by_identity, render
 

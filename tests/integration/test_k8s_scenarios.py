@@ -15,7 +15,7 @@ from connectors.kubernetes import KubernetesConnector
 from connectors.kubernetes.lease import LeaderElector
 from connectors.protocols import ApplyReason
 from connectors.reconcile import ReapplyingConnector
-from planner.types import Component
+from planner.core.types import Component
 from tests.fakes.clock import ManualClock
 from tests.fakes.connector_harness import harness, k8s_settings, seed_cluster
 from tests.fakes.k8s_api import FakeKubeApi, Fault

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from planner.core.types import Component, Reason
 from planner.service.app import ServiceApp
-from planner.types import Component, Reason
 from tests.integration.prometheus_server import PrometheusProcess, free_port
 from tests.integration.service_helpers import fast_settings, until
 

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from planner.core.types import Component, Reason
 from planner.service.app import ServiceApp
-from planner.types import Component, Reason
 from tests.integration.fake_prometheus import FakePrometheus, dynamo_values
 from tests.integration.service_helpers import FlakyConnector, fast_settings, wait_ticks
 

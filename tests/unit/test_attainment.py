@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from planner.attainment import share_within, update_pressure
-from planner.config import PolicyConfig
-from planner.perf_model import PerfModel
-from planner.policy import PlannerState, plan
-from planner.profile import DEFAULT_PROFILE_DIR, load_profile
+from planner.core.attainment import share_within, update_pressure
+from planner.core.config import PolicyConfig
+from planner.core.pipeline import PlannerState, plan
+from planner.core.types import Component, Forecast, Observation, Quantity
+from planner.perf.model import PerfModel
+from planner.perf.profile import DEFAULT_PROFILE_DIR, load_profile
 from planner.settings import load_settings
 from planner.sim.snapshot import window_buckets
-from planner.types import Component, Forecast, Observation, Quantity
 
 INF = math.inf
 PERF = PerfModel(load_profile(DEFAULT_PROFILE_DIR))
@@ -161,8 +161,8 @@ def test_a_queued_window_does_not_move_the_prefill_factor() -> None:
     is mostly queue: the prefill factor holds and says why (the pressure answers those
     misses). The same mean TTFT without a histogram (feedback off) is read as slowness
     and moves the factor up, as before."""
-    from planner.correction import update_correction
-    from planner.types import CorrectionFactors
+    from planner.core.correction import update_correction
+    from planner.core.types import CorrectionFactors
 
     slow_mean = {"ttft_s": 1.2, "itl_s": 0.03, "request_duration_s": 5.0}
     cfg = _config(ttft_ms=500)

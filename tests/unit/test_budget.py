@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.budget import apply_budget
-from planner.types import Component
+from planner.core.budget import apply_budget
+from planner.core.types import Component
 
 P, D = Component.PREFILL, Component.DECODE
 

@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
+from planner.core.types import LoadPoint
 from planner.forecast.calibration import UpperCalibrator, spread_growth
 from planner.forecast.history import LoadHistory
-from planner.types import LoadPoint
 
 INTERVAL_S = 60.0
 

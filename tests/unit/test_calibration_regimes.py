@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from planner.core.types import LoadPoint
 from planner.forecast.base import Forecaster
 from planner.forecast.registry import make_forecaster
-from planner.types import LoadPoint
 
 
 def _busy(t: float, rate: float) -> LoadPoint:

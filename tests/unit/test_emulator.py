@@ -14,17 +14,17 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from connectors.virtual.environment import VirtualTarget
 from connectors.virtual.protocol import TargetMessage
+from planner.clock import ServiceClock
+from planner.core.types import Component
 from planner.emulator.build import build_graph
 from planner.emulator.graph import EmulatedGraph
 from planner.emulator.memory_transport import MemoryChannel
 from planner.emulator.source import EmulatedSource
-from planner.perf_model import PerfModel
-from planner.service.clock import ServiceClock
+from planner.perf.model import PerfModel
 from planner.settings import load_settings
 from planner.sim import Cluster, ClusterConfig, TruePerf
-from planner.sim.workload import synthetic_trace
-from planner.trace import RequestTrace
-from planner.types import Component
+from planner.workload.synthetic import synthetic_trace
+from planner.workload.trace import RequestTrace
 
 P, D = Component.PREFILL, Component.DECODE
 

@@ -1,4 +1,4 @@
-"""The feasibility analysis (tests/bench/feasibility.py): needed-margin arithmetic and
+"""The feasibility analysis (planner/evaluation/feasibility.py): needed-margin arithmetic and
 the hindsight summary."""
 
 from __future__ import annotations
@@ -8,13 +8,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.bench.feasibility import (
+from planner.evaluation.feasibility import (
     DEFAULT_KNOBS,
     hindsight_markdown,
     lead_intervals,
     needed_margin,
 )
-from tests.bench.feasibility_servegen import new_high_minutes
+from planner.evaluation.feasibility_servegen import new_high_minutes
 
 
 def test_lead_is_interval_plus_startup_in_whole_intervals() -> None:

@@ -8,13 +8,13 @@ import math
 import numpy as np
 import pytest
 
+from planner.core.types import LoadPoint
 from planner.forecast import make_forecaster
 from planner.forecast.arima import _kalman_step, fit_series
 from planner.forecast.auto import AutoForecaster
 from planner.forecast.history import LoadHistory
 from planner.forecast.seasonal import seasonal_base, seasonal_base_at
 from planner.forecast.warm_start import load_series, warm_start_from_trace
-from planner.types import LoadPoint
 from tests.conftest import shared
 
 
@@ -106,7 +106,9 @@ def test_auto_stays_with_constant_unless_a_challenger_is_clearly_better() -> Non
     exactly what constant does."""
     rng = np.random.default_rng(4)
     y = np.abs(np.cumsum(rng.normal(0, 1, 120)) + 40)
-    auto = AutoForecaster(interval_s=60.0, members=("constant", "seasonal", "kalman"))
+    auto = AutoForecaster(
+        make_member=make_forecaster, interval_s=60.0, members=("constant", "seasonal", "kalman")
+    )
     const = make_forecaster("constant", interval_s=60.0)
     for i, v in enumerate(y):
         p = LoadPoint(time_s=60.0 * (i + 1), request_rate_rps=float(v), isl_tokens=10.0,
@@ -123,7 +125,9 @@ def test_auto_picks_seasonal_on_a_daily_pattern() -> None:
     """On a daily sine auto switches the 1-h rate forecast to the seasonal member."""
     period = 144
     y = 100 + 50 * np.sin(2 * np.pi * np.arange(4 * period) / period)
-    auto = AutoForecaster(interval_s=600.0, members=("constant", "seasonal"))
+    auto = AutoForecaster(
+        make_member=make_forecaster, interval_s=600.0, members=("constant", "seasonal")
+    )
     for i, v in enumerate(y):
         auto.observe(LoadPoint(time_s=600.0 * (i + 1), request_rate_rps=float(v)))
         auto.forecast(horizon_s=3600.0)

@@ -7,10 +7,10 @@ import asyncio
 import time
 from typing import Any
 
+from planner.core.types import LoadPoint
 from planner.forecast.base import FitJob
 from planner.forecast.engine import ModelForecaster
 from planner.forecast.refit import AsyncRefitter
-from planner.types import LoadPoint
 
 
 class _SlowMean(ModelForecaster):

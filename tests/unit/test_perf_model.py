@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 
-from planner.perf_model import PerfModel
+from planner.perf.model import PerfModel
 
 
 def test_prefill_out_of_range_is_clamped_and_reported(shipped_perf: PerfModel) -> None:

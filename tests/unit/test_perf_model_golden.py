@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from planner.perf_model import PerfModel
+from planner.perf.model import PerfModel
 
 
 def test_prefill_ttft_and_throughput_at_3000(shipped_perf: PerfModel) -> None:

@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.config import PolicyConfig
-from planner.perf_model import PerfModel
+from planner.core.config import PolicyConfig
+from planner.core.pipeline import PlannerState, plan
+from planner.core.types import Component, Forecast, Observation, Quantity, Reason
+from planner.perf.model import PerfModel
+from planner.perf.profile import DEFAULT_PROFILE_DIR, load_profile
 from planner.planner import Planner
-from planner.policy import PlannerState, plan
-from planner.profile import DEFAULT_PROFILE_DIR, load_profile
 from planner.settings import load_settings
-from planner.types import Component, Forecast, Observation, Quantity, Reason
 
 P, D, A = Component.PREFILL, Component.DECODE, Component.AGG
 PERF = PerfModel(load_profile(DEFAULT_PROFILE_DIR))
@@ -310,8 +310,8 @@ def test_decode_factor_sizes_like_the_truly_slower_profile() -> None:
     """Decode sized with factor 1.2 on the planner's profile needs the same workers as
     decode sized with factor 1.0 on a profile truly 1.2x slower (a slower worker makes
     fewer tokens/s at the same load, not only a longer ITL)."""
+    from planner.core.sla import decode_need
     from planner.sim.truth import scaled_profile
-    from planner.sla_policy import decode_need
 
     slow = PerfModel(scaled_profile(PERF.profile, slowdown=1.2))
     over: dict[str, Any] = {}
@@ -326,7 +326,7 @@ def test_decode_plan_fits_final_contexts_in_the_kv_cache() -> None:
     """The planned per-worker concurrency (Little: rate x OSL x ITL / workers) fits in the
     KV cache at the resident requests' final context ISL + 2 OSL (length-biased: long
     outputs stay longest), even where the ITL target alone would allow a fuller cache."""
-    from planner.sla_policy import decode_need
+    from planner.core.sla import decode_need
 
     cfg = make()
     rate, isl, osl = 100.0, 500.0, 2000.0
@@ -342,7 +342,7 @@ def test_default_burst_memory_covers_a_twenty_minute_re_need_for_a_day() -> None
     on ServeGen's evening ramp) lengthens the scale-down window to 20 minutes + one
     interval, and it is still that long ten hours later; after a day it is back to the
     base window. (The former defaults, a 900 s cap and a 1 h memory, ignored such gaps.)"""
-    from planner.burst_memory import BurstMemory, down_window_s, remember
+    from planner.core.burst_memory import BurstMemory, down_window_s, remember
 
     s = load_settings()
     kw = {"max_s": s.sla.max_scale_down_window_s, "lookback_s": s.sla.burst_lookback_s}

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from planner.errors import ProfileError
-from planner.perf_model import PerfModel
-from planner.profile import DEFAULT_PROFILE_DIR, load_profile, profile_to_json, write_profile
+from planner.perf.model import PerfModel
+from planner.perf.profile import DEFAULT_PROFILE_DIR, load_profile, profile_to_json, write_profile
 from tests.conftest import DYNAMO_PROFILE_DIR
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from planner.errors import EndpointError
-from planner.perf_model import PerfModel
-from planner.profile import ProfileData, ProfileMeta, validate_decode, validate_prefill
+from planner.perf.model import PerfModel
+from planner.perf.profile import ProfileData, ProfileMeta, validate_decode, validate_prefill
 from planner.profiler.emulated_engine import EmulatedEngine, count_prompt_tokens, serve_emulated
 from planner.profiler.endpoint import (
     EndpointClient,

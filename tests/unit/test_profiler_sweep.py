@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from planner.errors import ConfigError, ProfileError
-from planner.profile import ProfileMeta, load_profile, write_profile
+from planner.perf.profile import ProfileMeta, load_profile, write_profile
 from planner.profiler.model_shape import load_shape
 from planner.profiler.plot import context_groups, plot_profile
 from planner.profiler.sweep import DecodeSample, PrefillSample, build_profile, plan_sweep

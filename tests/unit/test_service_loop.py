@@ -9,8 +9,8 @@ import json
 import aiohttp
 import pytest
 
+from planner.clock import ServiceClock
 from planner.service.app import ServiceApp
-from planner.service.clock import ServiceClock
 from planner.service.loop import PlannerService
 from tests.integration.service_helpers import fast_settings, wait_ticks
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from planner.core.types import Component
 from planner.errors import ConfigError, TraceError
-from planner.perf_model import PerfModel
+from planner.perf.model import PerfModel
 from planner.sim import Cluster, ClusterConfig, TruePerf, observation_between, scaled_profile
-from planner.sim.workload import synthetic_trace
-from planner.types import Component
+from planner.workload.synthetic import synthetic_trace
 
 P, D, A = Component.PREFILL, Component.DECODE, Component.AGG
 

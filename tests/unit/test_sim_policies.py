@@ -8,12 +8,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from planner.perf_model import PerfModel
+from planner.core.types import Component
+from planner.perf.model import PerfModel
 from planner.settings import load_settings
 from planner.sim.experiment import Experiment
 from planner.sim.metrics import request_latencies, summarize
-from planner.sim.workload import synthetic_trace
-from planner.types import Component
+from planner.workload.synthetic import synthetic_trace
 
 P, D = Component.PREFILL, Component.DECODE
 
@@ -232,7 +232,7 @@ def test_ttft_feedback_adds_prefill_for_bursts_the_queue_model_misses(
     TTFT attainment feedback the pressure climbs (the histogram shows the misses) and
     attainment rises by more than 20 points, paid for in GPU-hours; without it, no
     pressure."""
-    from planner.trace import RequestTrace
+    from planner.workload.trace import RequestTrace
 
     t = np.repeat(np.arange(0.0, 1800.0, 6.0), 24)
     n = len(t)
@@ -315,8 +315,8 @@ def test_hindsight_asks_margin_times_the_last_need_and_keeps_it_for_hold() -> No
     asks ceil(1.2 x need) = 3, 6, 4, 4, 4 and targets the larger of the last two asks:
     3, 6, 6, 4, 4; past the last need the last one stands. Bad margins or holds are
     refused with the values named."""
+    from planner.core.types import Observation
     from planner.sim.controllers import HindsightController
-    from planner.types import Observation
 
     needs = tuple({P: n, D: 1} for n in (2, 5, 3, 3, 3))
     ctl = HindsightController(needs=needs, margin=1.2, hold=2)
@@ -334,8 +334,8 @@ def test_hindsight_drains_the_queue_within_an_interval() -> None:
     """With a prefill rate of 1,000 tokens/s per worker and 150,000 tokens queued at the
     end of a 60 s window, draining them takes ceil(150000 / 60000) = 3 more prefill
     workers on top of the margin's ask (2); decode is untouched."""
+    from planner.core.types import Observation
     from planner.sim.controllers import HindsightController
-    from planner.types import Observation
 
     ctl = HindsightController(
         needs=({P: 2, D: 1},), margin=1.0, hold=1, prefill_tokens_per_s=lambda isl: 1000.0

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from planner.config import PolicyConfig
-from planner.correction import expected_ttft_ms, implied_prefill_factor, update_correction
-from planner.perf_model import PerfModel
+from planner.core.config import PolicyConfig
+from planner.core.correction import expected_ttft_ms, implied_prefill_factor, update_correction
+from planner.core.sla import erlang_c, prefill_need, tail_workers
+from planner.core.types import Component, CorrectionFactors, Observation
+from planner.perf.model import PerfModel
 from planner.settings import load_settings
-from planner.sla_policy import erlang_c, prefill_need, tail_workers
-from planner.types import Component, CorrectionFactors, Observation
 
 P, D = Component.PREFILL, Component.DECODE
 

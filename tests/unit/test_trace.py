@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from planner.errors import TraceError
-from planner.servegen import expand_servegen, read_servegen, servegen_series
-from planner.trace import bin_requests, read_azure_csv, read_mooncake_jsonl, read_request_trace
+from planner.workload.readers import read_request_trace
+from planner.workload.servegen import expand_servegen, read_servegen, servegen_series
+from planner.workload.trace import bin_requests, read_azure_csv, read_mooncake_jsonl
 from tests.conftest import shared
 
 

@@ -22,9 +22,9 @@ from connectors.reconcile import ReapplyingConnector
 from connectors.virtual import AckMessage, VirtualConnector
 from connectors.virtual.file_transport import FilePlannerTransport
 from connectors.virtual.http_transport import HttpPlannerTransport
+from planner.core.types import Component
 from planner.errors import ConfigError
 from planner.settings import load_settings
-from planner.types import Component
 from tests.fakes.clock import ManualClock
 
 P, D = Component.PREFILL, Component.DECODE
@@ -149,7 +149,7 @@ async def test_reapply_keeps_only_the_latest_transient_failure(tmp_path: Path) -
 def test_make_connector_builds_from_settings(tmp_path: Path) -> None:
     """The factory wraps the configured connector; kubernetes needs its section."""
     settings = load_settings(overrides={"connector.virtual.directory": str(tmp_path)})
-    conn = make_connector(settings)
+    conn = make_connector(settings.connector)
     assert isinstance(conn, InstrumentedConnector)
     assert isinstance(conn.inner, ReapplyingConnector)
     assert isinstance(conn.inner.inner, VirtualConnector)

@@ -1,7 +1,7 @@
 """Backtest table for docs/forecasting.md: every predictor on the three public traces at
 one interval, 30 and 60 minutes ahead.
 
-``python -m tests.bench.backtests [WORKERS]`` (or ``make backtests``) writes
+``python -m planner.evaluation.backtests [WORKERS]`` (or ``make backtests``) writes
 out/backtests/backtests.json and rewrites the block between the markers in
 docs/forecasting.md; ``--from-json`` re-renders the markdown from that JSON.
 Azure code/conv are binned at 60 s; ServeGen m-small is summed over
@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from planner.evaluation import SHARED_DATA
 from planner.forecast.backtest import in_band_probability
-from tests.conftest import SHARED_DATA
 
 OUT = Path("out/backtests")
 DOC = Path("docs/forecasting.md")

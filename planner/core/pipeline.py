@@ -10,15 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from planner.attainment import pool_settled, share_within, update_pressure
-from planner.budget import apply_budget
-from planner.burst_memory import BurstMemory, down_window_s, remember
-from planner.config import PolicyConfig
-from planner.correction import update_correction
-from planner.dynamo_policy import dynamo_factors, size_dynamo
-from planner.sla_policy import Sizing, size_sla
-from planner.stabilization import Recommendation, stabilize
-from planner.types import (
+from planner.core.attainment import pool_settled, share_within, update_pressure
+from planner.core.budget import apply_budget
+from planner.core.burst_memory import BurstMemory, down_window_s, remember
+from planner.core.config import PolicyConfig
+from planner.core.correction import update_correction
+from planner.core.dynamo import dynamo_factors, size_dynamo
+from planner.core.sla import Sizing, size_sla
+from planner.core.stabilize import Recommendation, stabilize
+from planner.core.types import (
     Component,
     ComponentDecision,
     CorrectionFactors,

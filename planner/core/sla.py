@@ -21,8 +21,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from planner.config import PolicyConfig
-from planner.types import Component, CorrectionFactors, Forecast, Observation, Reason
+from planner.core.config import PolicyConfig
+from planner.core.types import Component, CorrectionFactors, Forecast, Observation, Reason
 
 
 @dataclass
@@ -112,7 +112,7 @@ def prefill_need(
         # backlog when new capacity is ready: the ready fleet's current deficit (observed
         # demand over its capacity) piles up for the start-up time
         backlog += max(0.0, observed_load - ready_workers * capacity) * s.startup_s
-    # pressure (>= 1, planner/attainment.py): the observed TTFT attainment fell short of
+    # pressure (>= 1, planner/core/attainment.py): the observed TTFT attainment fell short of
     # what this queueing model promised (bursts inside the interval), so ask for more
     demand = (load + backlog / drain_s) * pressure
     offered = demand / capacity

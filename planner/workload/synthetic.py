@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from planner.errors import ConfigError
-from planner.trace import RequestTrace
+from planner.workload.trace import RequestTrace
 
 FloatArray = NDArray[np.float64]
 PATTERNS = ("constant", "step", "ramp", "sine", "spike")

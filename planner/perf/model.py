@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from planner.profile import ProfileData
+from planner.perf.profile import ProfileData
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import math
 
-from planner.config import PolicyConfig
-from planner.correction import expected_itl_ms
-from planner.sla_policy import Sizing
-from planner.types import Component, CorrectionFactors, Forecast, Observation, Reason
+from planner.core.config import PolicyConfig
+from planner.core.correction import expected_itl_ms
+from planner.core.sla import Sizing
+from planner.core.types import Component, CorrectionFactors, Forecast, Observation, Reason
 
 
 def dynamo_factors(obs: Observation, config: PolicyConfig) -> CorrectionFactors | None:

@@ -18,7 +18,7 @@ attainment feedback on, it is also skipped when the window's TTFT histogram show
 than ``sla.attainment_target`` of the requests within the target: a queue built (a load
 step, a burst) and the mean TTFT is mostly that queue. Read as slowness, one such
 window's sample hits ``max_factor`` (3) and the EWMA moves the factor from 1.08 to 1.66
-at once (Azure conv minutes 15-60, a 25 % step); the pressure (planner/attainment.py)
+at once (Azure conv minutes 15-60, a 25 % step); the pressure (planner/core/attainment.py)
 is what answers misses. When the factor does rise, the policy divides the pressure by
 the rise, so the two never multiply the same shortfall.
 
@@ -29,10 +29,10 @@ i.e. cold-start samples). Accepted samples are clamped and smoothed with an EWMA
 
 from __future__ import annotations
 
-from planner.attainment import share_within
-from planner.config import PolicyConfig
-from planner.sla_policy import erlang_c
-from planner.types import Component, CorrectionFactors, Observation
+from planner.core.attainment import share_within
+from planner.core.config import PolicyConfig
+from planner.core.sla import erlang_c
+from planner.core.types import Component, CorrectionFactors, Observation
 
 #: utilisation at which the queueing term is capped, so a saturated window stays finite
 _RHO_CAP = 0.95

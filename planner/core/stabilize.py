@@ -14,8 +14,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from planner.settings import StabilizationSettings
-from planner.types import Reason
+from planner.core.settings import StabilizationSettings
+from planner.core.types import Reason
 
 Recommendation = tuple[float, int]  # (time_s, replicas)
 

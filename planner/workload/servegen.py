@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from planner.errors import TraceError
-from planner.trace import LoadSeries, RequestTrace
+from planner.workload.trace import LoadSeries, RequestTrace
 
 WINDOW_S = 600.0
 LENGTH_WINDOW_S = 21600.0

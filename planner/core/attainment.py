@@ -28,7 +28,7 @@ missing, with the prefill pool changing at this tick or the previous one (its mi
 are capacity arriving late, already acted on), or whose ready pool was below what the
 sizing asks for the load that actually came (at this pressure and factor, no forecast
 margin: a forecast miss, which the forecast's calibration answers) keep the pressure
-and add no evidence. Without these rules and the factor's (planner/correction.py), a
+and add no evidence. Without these rules and the factor's (planner/core/correction.py), a
 25 % load step met by a warm forecaster (Azure conv x30, minutes 15-60, forecaster
 warm-started from minutes 0-15) drove the pressure to 1.95 and the prefill factor to
 2.06, and the plan to 39 prefill workers; with them it peaks at 16 (20.75 against
@@ -40,9 +40,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from planner.config import PolicyConfig
-from planner.sla_policy import prefill_need
-from planner.types import Component, Observation
+from planner.core.config import PolicyConfig
+from planner.core.sla import prefill_need
+from planner.core.types import Component, Observation
 
 
 def share_within(buckets: Sequence[tuple[float, float]], threshold_s: float) -> float | None:

@@ -1,4 +1,4 @@
-"""The ServeGen part of the feasibility bench (tests/bench/feasibility.py): the sla
+"""The ServeGen part of the feasibility bench (planner/evaluation/feasibility.py): the sla
 policy under other holds, caps and feedback steps on ServeGen, and how many of its
 misses fall in the minutes after a new high of the day's per-minute request count."""
 
@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from planner.evaluation.evaluate import experiment
 from planner.sim.experiment import lead_intervals
-from tests.bench.evaluate import experiment
 
 EVALUATE_RESULTS = Path(__file__).resolve().parents[2] / "out" / "evaluate" / "results.json"
 #: sla settings tried on ServeGen: the default, without TTFT attainment feedback, longer

@@ -1,8 +1,8 @@
 """Policy evaluation on the shared traces; writes docs/simulation.md (tables + method).
 
-    python -m tests.bench.evaluate            # all scenarios (several minutes)
-    python -m tests.bench.evaluate conv       # one scenario by name
-    python -m tests.bench.evaluate --render   # only rewrite the doc from saved results
+    python -m planner.evaluation.evaluate            # all scenarios (several minutes)
+    python -m planner.evaluation.evaluate conv       # one scenario by name
+    python -m planner.evaluation.evaluate --render   # only rewrite the doc from saved results
 
 Per scenario it runs ``sla-planner simulate``'s engine (planner.sim.experiment) with the
 shipped H200 profile, TTFT 500 ms, ITL 50 ms, 60 s interval, 180 s start-up, seed 0,
@@ -17,13 +17,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from planner.perf_model import PerfModel
-from planner.profile import DEFAULT_PROFILE_DIR, load_profile
+from planner.perf.model import PerfModel
+from planner.perf.profile import DEFAULT_PROFILE_DIR, load_profile
 from planner.settings import load_settings
 from planner.sim.experiment import Experiment
 from planner.sim.report import write_report
 from planner.sim.truth import scaled_profile
-from planner.trace import read_request_trace
+from planner.workload.readers import read_request_trace
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO.parent / "shared" / "data" / "traces"

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from planner.perf_model import PerfModel
-from planner.settings import ComponentSettings, PlannerSettings
-from planner.types import Component
+from planner.core.settings import ComponentSettings, PolicySettings
+from planner.core.types import Component
+from planner.perf.model import PerfModel
 
 
 @dataclass(frozen=True)
 class PolicyConfig:
-    settings: PlannerSettings
+    settings: PolicySettings
     perf: PerfModel
 
     @property

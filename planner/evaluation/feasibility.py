@@ -1,8 +1,8 @@
 """How far the GPU-hour goal is from what a causal policy can reach on the Azure traces.
 
-    python -m tests.bench.feasibility            # the four Azure scenarios + ServeGen (~6 min)
-    python -m tests.bench.feasibility conv       # one scenario (servegen: the ServeGen part)
-    python -m tests.bench.feasibility --render   # rewrite the doc block from the JSON
+    python -m planner.evaluation.feasibility            # Azure scenarios + ServeGen (~6 min)
+    python -m planner.evaluation.feasibility conv       # one scenario (servegen: the ServeGen part)
+    python -m planner.evaluation.feasibility --render   # rewrite the doc block from the JSON
 
 Three measurements per scenario, written to out/feasibility/feasibility.json and into
 the block between the ``feasibility`` markers of docs/simulation.md:
@@ -34,7 +34,7 @@ the block between the ``feasibility`` markers of docs/simulation.md:
 The goal (static99 - 0.5 x (static99 - oracle)) comes from the same run's static99 and
 oracle searches.
 
-ServeGen (``python -m tests.bench.feasibility servegen``, ~2 min): the sla policy with
+ServeGen (``python -m planner.evaluation.feasibility servegen``, ~2 min): the sla policy with
 ever longer scale-down holds, and where its misses fall: in the minutes from a new high
 of the day's per-minute request count to ``lead`` intervals after it, capacity for a
 level never seen before cannot be ready unless it was already held (the static fleet's
@@ -54,14 +54,14 @@ from typing import Any
 
 import numpy as np
 
-from planner.sim.experiment import lead_intervals
-from tests.bench.evaluate import DOC, experiment
-from tests.bench.feasibility_servegen import (
+from planner.evaluation.evaluate import DOC, experiment
+from planner.evaluation.feasibility_servegen import (
     SERVEGEN_POINTS,
     servegen_goal,
     servegen_markdown,
     servegen_point,
 )
+from planner.sim.experiment import lead_intervals
 
 OUT = Path(__file__).resolve().parents[2] / "out" / "feasibility"
 BEGIN, END = "<!-- feasibility:begin -->", "<!-- feasibility:end -->"
@@ -121,7 +121,7 @@ def needed_margin(
 
 def margin_cost(name: str) -> dict[str, Any]:
     """Parts 1 and 2 for one scenario, plus the goal (static99 and oracle searched)."""
-    from planner.config import PolicyConfig
+    from planner.core.config import PolicyConfig
     from planner.sim.controllers import exact_forecast, size_for_load
     from planner.sim.metrics import summarize
 

@@ -29,7 +29,7 @@ FORMAT_VERSION = 1
 
 #: the measured H200 / Llama-3.1-8B-FP8 profile shipped in profiles/
 DEFAULT_PROFILE_DIR = (
-    Path(__file__).resolve().parent.parent / "profiles" / "h200_llama3.1-8b-instruct-fp8_vllm_tp1"
+    Path(__file__).resolve().parents[2] / "profiles" / "h200_llama3.1-8b-instruct-fp8_vllm_tp1"
 )
 
 FloatArray = NDArray[np.float64]

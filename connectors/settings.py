@@ -1,0 +1,172 @@
+"""The connectors' own settings: where metrics are read (Prometheus, metric presets) and
+where replicas are written (virtual target, Kubernetes). The planner's settings tree
+(planner/settings/) nests these sections; nothing here reads that tree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from planner.core.settings import Section
+
+#: metric names per preset: field -> metric (histograms without the _sum/_count suffix)
+METRIC_PRESETS: dict[str, dict[str, str]] = {
+    "dynamo": {
+        "ttft": "dynamo_frontend_time_to_first_token_seconds",
+        "itl": "dynamo_frontend_inter_token_latency_seconds",
+        "request_duration": "dynamo_frontend_request_duration_seconds",
+        "isl": "dynamo_frontend_input_sequence_tokens",
+        "osl": "dynamo_frontend_output_sequence_tokens",
+        "requests": "dynamo_frontend_requests_total",
+        "model_label": "model",
+        "namespace_label": "dynamo_namespace",
+    },
+    "vllm": {
+        "ttft": "vllm:time_to_first_token_seconds",
+        "itl": "vllm:time_per_output_token_seconds",
+        "request_duration": "vllm:e2e_request_latency_seconds",
+        "isl": "vllm:request_prompt_tokens",
+        "osl": "vllm:request_generation_tokens",
+        "requests": "vllm:request_success_total",
+        "model_label": "model_name",
+        "namespace_label": "",
+    },
+}
+
+
+class MetricsSettings(Section):
+    """Where observations come from and which series they are built from.
+
+    ``source``: ``emulated`` reads the in-process emulated graph (the embedded default),
+    ``prometheus`` queries ``url``. Metric names default to the ``preset``; any name set
+    here overrides the preset's.
+    """
+
+    source: Literal["emulated", "prometheus"] = "emulated"
+    url: str = "http://127.0.0.1:9090"
+    preset: Literal["dynamo", "vllm"] = "dynamo"
+    ttft: str | None = None
+    itl: str | None = None
+    request_duration: str | None = None
+    isl: str | None = None
+    osl: str | None = None
+    requests: str | None = None
+    model_label: str | None = None
+    namespace_label: str | None = None
+    #: model name matched case-insensitively (None = all models)
+    model: str | None = None
+    #: Dynamo namespace matched exactly (None = all)
+    namespace: str | None = None
+    #: extra label matchers appended verbatim, e.g. 'job="frontend"'
+    extra_filters: str = ""
+    #: PromQL range window (s); None = the adjustment interval
+    window_s: float | None = Field(None, gt=0)
+    timeout_s: float = Field(5.0, gt=0)
+    retries: int = Field(2, ge=0, le=10)
+    backoff_s: float = Field(0.5, ge=0)
+    bearer_token_file: Path | None = None
+    ca_file: Path | None = None
+    verify_tls: bool = True
+    #: seconds of history read at start-up to warm the forecaster (0 = none; Prometheus
+    #: source without time compression only)
+    warm_start_s: float = Field(0.0, ge=0)
+
+    def name(self, key: str) -> str:
+        """The configured metric or label name for ``key`` (preset unless overridden)."""
+        value = getattr(self, key)
+        return str(value) if value is not None else METRIC_PRESETS[self.preset][key]
+
+
+class VirtualConnectorSettings(Section):
+    """The local target protocol (docs/virtual-connector.md)."""
+
+    transport: Literal["file", "http"] = "file"
+    #: file transport: folder holding target.json (planner writes) and ack.json (env writes)
+    directory: Path = Path("virtual-target")
+    #: http transport: the planner serves GET /v1/target and POST /v1/ack here
+    host: str = "127.0.0.1"
+    port: int = Field(9086, ge=0, le=65535)
+    #: workers asked for but not ready (or not acknowledged) this long count as not coming
+    not_coming_after_s: float = Field(600.0, gt=0)
+
+
+class RetrySettings(Section):
+    """Bounded retries with exponential backoff and full jitter for transient failures."""
+
+    attempts: int = Field(4, ge=1, le=20)
+    backoff_base_s: float = Field(0.2, gt=0)
+    backoff_max_s: float = Field(5.0, gt=0)
+
+
+class LeaderElectionSettings(Section):
+    """A coordination.k8s.io/v1 Lease so that of several replicas exactly one writes."""
+
+    enabled: bool = True
+    lease_name: str = "sla-planner"
+    #: a holder that has not renewed for this long has lost the lease
+    lease_duration_s: float = Field(15.0, gt=0)
+    renew_every_s: float = Field(5.0, gt=0)
+    #: defaults to $POD_NAME, then the host name
+    identity: str | None = None
+
+    @model_validator(mode="after")
+    def _renew_inside_lease(self) -> LeaderElectionSettings:
+        if self.renew_every_s >= self.lease_duration_s:
+            raise ValueError(
+                f"renew_every_s={self.renew_every_s} must be < "
+                f"lease_duration_s={self.lease_duration_s}"
+            )
+        return self
+
+
+class KubernetesConnectorSettings(Section):
+    """Which objects the Kubernetes connector scales and how it talks to the API server."""
+
+    #: dgd: a DynamoGraphDeployment (through its scaling adapters when present);
+    #: deployment / statefulset: plain apps/v1 workloads through /scale
+    target: Literal["dgd", "deployment", "statefulset"] = "dgd"
+    #: None: the pod's own namespace in-cluster, else the kubeconfig context's, else default
+    namespace: str | None = None
+    #: the DynamoGraphDeployment's name (target dgd)
+    graph_name: str | None = None
+    #: component -> DGD service name or workload name; for dgd, unnamed components are
+    #: found by the service's subComponentType
+    services: dict[Literal["prefill", "decode", "agg"], str] = Field(default_factory=dict)
+    #: dgd: auto = use the adapters when they exist, else patch the graph
+    scaling_adapters: Literal["auto", "always", "never"] = "auto"
+    #: None: in-cluster config when running in a pod, else $KUBECONFIG / ~/.kube/config
+    kubeconfig: Path | None = None
+    context: str | None = None
+    request_timeout_s: float = Field(10.0, gt=0)
+    retry: RetrySettings = RetrySettings()
+    #: pods Pending (or never created) this long after a change count as not coming
+    not_coming_after_s: float = Field(600.0, gt=0)
+    leader_election: LeaderElectionSettings = LeaderElectionSettings()
+
+    @model_validator(mode="after")
+    def _names_present(self) -> KubernetesConnectorSettings:
+        if self.target == "dgd" and not self.graph_name:
+            raise ValueError("graph_name is required when target is dgd")
+        if self.target != "dgd" and not self.services:
+            raise ValueError(
+                f"services (component -> {self.target} name) is required when target is "
+                f"{self.target}"
+            )
+        return self
+
+
+class ConnectorSettings(Section):
+    """Where the replica targets go: a local virtual target or a Kubernetes cluster."""
+
+    kind: Literal["virtual", "kubernetes"] = "virtual"
+    virtual: VirtualConnectorSettings = VirtualConnectorSettings()
+    #: required when kind is kubernetes
+    kubernetes: KubernetesConnectorSettings | None = None
+
+    @model_validator(mode="after")
+    def _kubernetes_section(self) -> ConnectorSettings:
+        if self.kind == "kubernetes" and self.kubernetes is None:
+            raise ValueError("connector.kubernetes is required when connector.kind is kubernetes")
+        return self

@@ -1,0 +1,1 @@
+"""Performance profiles (reading, validating) and the interpolated perf model built on them."""

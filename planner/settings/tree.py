@@ -1,0 +1,56 @@
+"""The composed settings tree: the core's policy settings plus every part's section,
+read from init values (CLI flags), ``PLANNER_`` env vars and a YAML file, in that order."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from connectors.settings import ConnectorSettings, MetricsSettings
+from planner.core.settings import PolicySettings
+from planner.forecast.settings import PredictorSettings
+from planner.perf.profile import DEFAULT_PROFILE_DIR
+from planner.settings.sections import EmulatorSettings, ServiceSettings
+
+ENV_PREFIX = "PLANNER_"
+CONFIG_FILE_VAR = "_PLANNER_CONFIG_FILE"
+
+
+class PlannerSettings(PolicySettings, BaseSettings):
+    """Everything the planner reads at start-up."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    profile: Path = DEFAULT_PROFILE_DIR
+    predictor: PredictorSettings = PredictorSettings()
+    connector: ConnectorSettings = ConnectorSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    service: ServiceSettings = ServiceSettings()
+    emulator: EmulatorSettings = EmulatorSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        yaml_path = os.environ.get(CONFIG_FILE_VAR)
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if yaml_path:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_path))
+        return tuple(sources)

@@ -1,0 +1,1 @@
+"""Request workloads: trace readers (Azure, Mooncake, ServeGen) and synthetic generators."""

@@ -42,6 +42,11 @@ class GraphState:
     def ready(self) -> dict[Component, int]:
         return {c: s.ready for c, s in self.components.items()}
 
+    @property
+    def gpus_per_worker(self) -> dict[Component, int]:
+        """GPUs per worker where the environment declares them."""
+        return {c: s.gpus_per_worker for c, s in self.components.items() if s.gpus_per_worker}
+
 
 class ApplyReason(StrEnum):
     """Why a decision was or was not applied (machine-readable; ``message`` has the words)."""

@@ -86,3 +86,23 @@ class ConnectorError(PlannerError):
 
 class EndpointError(PlannerError):
     """A serving endpoint being profiled refused a request or sent an unreadable stream."""
+
+
+class InputError(PlannerError, ValueError):
+    """A value handed to the decision core is invalid (NaN, negative, inconsistent):
+    names the type and field, the value and what was expected."""
+
+    def __init__(self, owner: str, field: str, value: object, expected: str) -> None:
+        self.owner = owner
+        self.field = field
+        self.value = value
+        self.expected = expected
+        super().__init__(f"{owner}.{field}={value!r}: expected {expected}")
+
+    def __reduce__(self) -> tuple[type[InputError], tuple[str, str, object, str]]:
+        return (type(self), (self.owner, self.field, self.value, self.expected))
+
+
+class InvariantViolation(PlannerError):
+    """A decision broke one of the core's stated invariants (a bug, never an input
+    problem): the tick fails and the current replicas stay."""

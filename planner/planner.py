@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from planner.core.config import PolicyConfig
 from planner.core.pipeline import PlannerState, plan
+from planner.core.strategies import strategy_named
 from planner.core.types import Decision, Forecast, LoadPoint, Observation
+from planner.errors import ConfigError
 from planner.forecast.base import Forecaster
 from planner.forecast.registry import make_forecaster
 from planner.perf.model import PerfModel
@@ -29,6 +31,8 @@ class Planner:
         self.settings = settings
         self.perf = perf if perf is not None else PerfModel(load_profile(settings.profile))
         self.config = PolicyConfig(settings=settings, perf=self.perf)
+        self.strategy = strategy_named(settings.policy)
+        self.warnings = self._check_gpus()
         self.forecaster = forecaster or make_forecaster(
             settings.predictor.name, quantile=settings.predictor.quantile
         )
@@ -43,11 +47,27 @@ class Planner:
             )
             self._warm_points = series.points()
 
+    def _check_gpus(self) -> tuple[str, ...]:
+        """Warnings where the profile's GPUs per worker disagree with the settings; a
+        ConfigError when the minimum replicas, counted that way, exceed the budget."""
+        c = self.config
+        counts = {comp: c.gpus_per_worker(comp) for comp in c.components}
+        budget = self.settings.budget.max_gpus
+        need = sum(c.limits(comp).min_replicas * n.gpus for comp, n in counts.items())
+        if budget is not None and need > budget:
+            raise ConfigError(
+                "budget.max_gpus",
+                budget,
+                f">= {need} GPUs, what the minimum replicas hold at the profile's GPUs per "
+                "worker; raise the budget or lower min_replicas",
+            )
+        return tuple(n.warning for n in counts.values() if n.warning)
+
     @property
     def horizon_s(self) -> float:
-        """How far ahead to forecast: the interval, plus worker start-up for ``sla``."""
-        s = self.settings
-        return s.interval_s + (s.startup_s if s.policy == "sla" else 0.0)
+        """How far ahead to forecast: the strategy's horizon (``sla``: the interval plus
+        worker start-up; ``dynamo``: the interval)."""
+        return self.strategy.horizon_s(self.settings)
 
     def step(self, observation: Observation, *, now: float) -> Decision:
         """Record ``observation`` (the window ending at ``now``) and decide."""

@@ -41,7 +41,7 @@ import math
 from collections.abc import Sequence
 
 from planner.core.config import PolicyConfig
-from planner.core.sla import prefill_need
+from planner.core.sizing import prefill_need
 from planner.core.types import Component, Observation
 
 
@@ -88,6 +88,7 @@ def update_pressure(
     config: PolicyConfig,
     *,
     now: float,
+    gpus: int,
     factor: float = 1.0,
     settled_before: bool = True,
 ) -> tuple[float, tuple[tuple[float, float, float], ...], str]:
@@ -127,11 +128,10 @@ def update_pressure(
         # load (a forecast miss, or capacity still catching up), not misled by the model
         need = prefill_need(
             config,
-            rate_rps=obs.request_rate_rps,
+            demand_tokens_per_s=obs.request_rate_rps * obs.isl_tokens * previous,
             isl_tokens=obs.isl_tokens,
             factor=factor,
-            backlog=0.0,
-            pressure=previous,
+            gpus=gpus,
         )
         need_workers = math.ceil(need.workers - 1e-9)
     why = ""

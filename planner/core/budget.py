@@ -1,5 +1,7 @@
-"""GPU budget: shrink requested targets to fit, never above what was asked.
+"""The budget stage: shrink targets to fit the GPU budget, never above what was asked.
 
+GPUs are counted per worker as each worker really holds them (the tick's reading:
+the cluster's count, else the profile's, else the setting; planner/core/config.py).
 Rules: the total never exceeds the budget; no component ends above its request;
 minimums are honoured when they fit; the GPUs left after minimums go one worker at a
 time to the component furthest (relatively) from its request, so the prefill:decode
@@ -12,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from planner.core.types import Component
+from planner.core.tick import Proposal, Proposals, Tick
+from planner.core.types import Component, Reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,3 +65,24 @@ def apply_budget(
     else:
         message = f"requested {total} GPUs > budget {max_gpus}; clamped to {used} GPUs"
     return BudgetResult(alloc, clamped, infeasible, message)
+
+
+def apply_budget_stage(
+    tick: Tick, proposals: Proposals
+) -> tuple[dict[Component, Proposal], BudgetResult]:
+    """The stage: proposals cut to the budget (``budget_clamped``, ``budget_infeasible``)."""
+    comps = list(proposals)
+    result = apply_budget(
+        requested={c: proposals[c].target for c in comps},
+        minimums={c: tick.config.limits(c).min_replicas for c in comps},
+        gpus_per_worker={c: tick.gpus[c] for c in comps},
+        max_gpus=tick.config.settings.budget.max_gpus,
+    )
+    out: dict[Component, Proposal] = {}
+    for c, p in proposals.items():
+        if result.infeasible:
+            p = p.to(result.targets[c], Reason.BUDGET_INFEASIBLE, result.message)
+        elif c in result.clamped:
+            p = p.to(result.targets[c], Reason.BUDGET_CLAMPED, result.message)
+        out[c] = p
+    return out, result

@@ -1,4 +1,5 @@
-"""PolicyConfig: the immutable bundle a policy needs (settings + perf model)."""
+"""PolicyConfig: the immutable bundle a policy needs (settings and perf model), and where
+the GPUs each worker holds come from."""
 
 from __future__ import annotations
 
@@ -7,6 +8,16 @@ from dataclasses import dataclass
 from planner.core.settings import ComponentSettings, PolicySettings
 from planner.core.types import Component
 from planner.perf.model import PerfModel
+
+
+@dataclass(frozen=True, slots=True)
+class GpuCount:
+    """GPUs per worker for one component, where the number came from, and a warning
+    when the sources disagree."""
+
+    gpus: int
+    source: str
+    warning: str | None = None
 
 
 @dataclass(frozen=True)
@@ -34,3 +45,39 @@ class PolicyConfig:
     @property
     def decode_component(self) -> Component:
         return Component.AGG if self.settings.mode == "agg" else Component.DECODE
+
+    def profile_gpus(self, component: Component) -> int | None:
+        """GPUs per worker the profile was measured with (None when it does not say)."""
+        meta = self.perf.profile.meta
+        if component is Component.DECODE:
+            return meta.gpus_per_decode_worker
+        # prefill, and an aggregated worker (which prefills at the profile's prefill TP)
+        return meta.gpus_per_prefill_worker
+
+    def gpus_per_worker(self, component: Component, *, reading: int | None = None) -> GpuCount:
+        """GPUs one worker holds: the cluster's ``reading`` when there is one, else the
+        profile's, else the setting, else 1. Any two present sources that disagree give
+        a warning naming all three."""
+        configured = self.limits(component).gpus_per_worker
+        profiled = self.profile_gpus(component)
+        sources = {"cluster": reading, "profile": profiled, "settings": configured}
+        present = {k: v for k, v in sources.items() if v is not None}
+        source, gpus = next(iter(present.items()), ("default", 1))
+        warning = None
+        if len(set(present.values())) > 1:
+            said = ", ".join(f"{k} {v}" for k, v in present.items())
+            warning = (
+                f"{component.value} GPUs per worker disagree ({said}); "
+                f"the budget and sizing use {gpus} ({source})"
+            )
+        return GpuCount(gpus=gpus, source=source, warning=warning)
+
+    def deployed_gpus(self) -> dict[Component, int]:
+        """GPUs per worker of a deployment this configuration describes (the simulator's
+        and the emulator's workers): the setting, else the profile's, else 1. The
+        planner reads these back as the cluster's reading, so a setting that disagrees
+        with the profile is warned about there too."""
+        return {
+            c: self.limits(c).gpus_per_worker or self.profile_gpus(c) or 1
+            for c in (Component.PREFILL, Component.DECODE, Component.AGG)
+        }

@@ -22,16 +22,24 @@ at once (Azure conv minutes 15-60, a 25 % step); the pressure (planner/core/atta
 is what answers misses. When the factor does rise, the policy divides the pressure by
 the rise, so the two never multiply the same shortfall.
 
+The decode sample has the same guard: it is skipped when the window's decode load,
+by the same Little's-law estimate, needed more KV than the ready workers hold (KV
+usage >= 1): requests then wait for KV room and their ITL says nothing about the
+surface at the load the model can place them on.
+
 Samples are skipped (factor kept) when the window is missing or idle, has too few
 requests, has no ready worker, or the component was mid-change (ready != current,
 i.e. cold-start samples). Accepted samples are clamped and smoothed with an EWMA.
+Per-worker capacities count the GPUs each worker really holds (the tick's reading).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from planner.core.attainment import share_within
 from planner.core.config import PolicyConfig
-from planner.core.sla import erlang_c
+from planner.core.queueing import erlang_c, mean_wait_ms
 from planner.core.types import Component, CorrectionFactors, Observation
 
 #: utilisation at which the queueing term is capped, so a saturated window stays finite
@@ -39,15 +47,30 @@ _RHO_CAP = 0.95
 
 
 def expected_ttft_ms(
-    config: PolicyConfig, *, isl_tokens: float, rate_rps: float, workers: int
+    config: PolicyConfig, *, isl_tokens: float, rate_rps: float, workers: int, gpus: int
 ) -> float:
     perf = config.perf.prefill
-    gpus = config.limits(config.prefill_component).gpus_per_worker
     service_ms = perf.ttft_ms(isl_tokens).value
     per_worker = perf.thpt_per_gpu(isl_tokens).value * gpus
     c = max(workers, 1)
     offered = min(rate_rps * isl_tokens / per_worker, _RHO_CAP * c)
-    return service_ms + erlang_c(c, offered) * service_ms / (2.0 * (c - offered))
+    return service_ms + mean_wait_ms(servers=c, offered=offered, service_ms=service_ms)
+
+
+def decode_kv_usage(
+    config: PolicyConfig,
+    *,
+    isl_tokens: float,
+    osl_tokens: float,
+    rate_rps: float,
+    duration_s: float,
+    workers: int,
+) -> float:
+    """KV usage per decode worker by Little's law: req/s x time in decode / workers
+    requests of mean context ISL + OSL/2."""
+    concurrency = rate_rps * duration_s / max(workers, 1)
+    context = isl_tokens + osl_tokens / 2.0
+    return config.perf.decode.kv_usage(concurrency=concurrency, context_tokens=context)
 
 
 def expected_itl_ms(
@@ -59,15 +82,26 @@ def expected_itl_ms(
     duration_s: float,
     workers: int,
 ) -> float:
-    decode = config.perf.decode
+    kv = decode_kv_usage(
+        config,
+        isl_tokens=isl_tokens,
+        osl_tokens=osl_tokens,
+        rate_rps=rate_rps,
+        duration_s=duration_s,
+        workers=workers,
+    )
     context = isl_tokens + osl_tokens / 2.0
-    concurrency = rate_rps * duration_s / max(workers, 1)
-    kv = decode.kv_usage(concurrency=concurrency, context_tokens=context)
-    return decode.itl_ms(kv_usage=kv, context_tokens=context).value
+    return config.perf.decode.itl_ms(kv_usage=kv, context_tokens=context).value
 
 
 def implied_prefill_factor(
-    config: PolicyConfig, *, observed_ms: float, isl_tokens: float, rate_rps: float, workers: int
+    config: PolicyConfig,
+    *,
+    observed_ms: float,
+    isl_tokens: float,
+    rate_rps: float,
+    workers: int,
+    gpus: int,
 ) -> float:
     """The service slowdown f that makes the model's mean TTFT equal the observed one.
 
@@ -77,7 +111,6 @@ def implied_prefill_factor(
     queueing the model cannot see (bursts) to the service time and over-corrected.
     """
     perf = config.perf.prefill
-    gpus = config.limits(config.prefill_component).gpus_per_worker
     service_ms = perf.ttft_ms(isl_tokens).value
     offered = rate_rps * isl_tokens / (perf.thpt_per_gpu(isl_tokens).value * gpus)
     c = max(workers, 1)
@@ -110,11 +143,10 @@ def _settled(obs: Observation, component: Component) -> bool:
     return ready > 0 and ready == current
 
 
-def _overloaded(config: PolicyConfig, obs: Observation, workers: int) -> bool:
+def _overloaded(config: PolicyConfig, obs: Observation, *, workers: int, gpus: int) -> bool:
     """True when the window's prefill demand met or exceeded the model's capacity."""
     perf = config.perf.prefill
     isl = obs.isl_tokens or 0.0
-    gpus = config.limits(config.prefill_component).gpus_per_worker
     capacity = workers * perf.thpt_per_gpu(isl).value * gpus
     return capacity <= 0 or obs.request_rate_rps * isl >= capacity
 
@@ -133,7 +165,11 @@ def _ttft_short(obs: Observation, config: PolicyConfig) -> str | None:
 
 
 def update_correction(
-    previous: CorrectionFactors, obs: Observation, config: PolicyConfig
+    previous: CorrectionFactors,
+    obs: Observation,
+    config: PolicyConfig,
+    *,
+    gpus: Mapping[Component, int],
 ) -> tuple[CorrectionFactors, str]:
     """New factors and a note saying what was updated or why not."""
     c = config.settings.correction
@@ -154,10 +190,14 @@ def update_correction(
         obs.ttft_s is not None
         and obs.ttft_s > 0
         and _settled(obs, pc)
-        and not _overloaded(config, obs, obs.ready_replicas[pc])
+        and not _overloaded(config, obs, workers=obs.ready_replicas[pc], gpus=gpus[pc])
     ):
         exp = expected_ttft_ms(
-            config, isl_tokens=obs.isl_tokens, rate_rps=rate, workers=obs.ready_replicas[pc]
+            config,
+            isl_tokens=obs.isl_tokens,
+            rate_rps=rate,
+            workers=obs.ready_replicas[pc],
+            gpus=gpus[pc],
         )
         sample = implied_prefill_factor(
             config,
@@ -165,27 +205,42 @@ def update_correction(
             isl_tokens=obs.isl_tokens,
             rate_rps=rate,
             workers=obs.ready_replicas[pc],
+            gpus=gpus[pc],
         )
         prefill = _smooth(prefill, sample, config)
         notes.append(f"ttft {obs.ttft_s * 1000:.1f}ms vs {exp:.1f}ms expected")
     else:
         notes.append("prefill factor held")
+    decode_note = "decode factor held"
     if (
         obs.itl_s is not None
         and obs.itl_s > 0
         and obs.request_duration_s is not None
         and _settled(obs, dc)
     ):
-        exp = expected_itl_ms(
+        in_decode_s = max(obs.request_duration_s - (obs.ttft_s or 0.0), 0.0)
+        workers = obs.ready_replicas[dc]
+        isl, osl = obs.isl_tokens, obs.osl_tokens
+        kv = decode_kv_usage(
             config,
-            isl_tokens=obs.isl_tokens,
-            osl_tokens=obs.osl_tokens,
+            isl_tokens=isl,
+            osl_tokens=osl,
             rate_rps=rate,
-            duration_s=max(obs.request_duration_s - (obs.ttft_s or 0.0), 0.0),
-            workers=obs.ready_replicas[dc],
+            duration_s=in_decode_s,
+            workers=workers,
         )
-        decode = _smooth(decode, obs.itl_s * 1000.0 / exp, config)
-        notes.append(f"itl {obs.itl_s * 1000:.2f}ms vs {exp:.2f}ms expected")
-    else:
-        notes.append("decode factor held")
+        if kv >= 1.0:
+            decode_note = f"decode factor held: KV-bound window (estimated KV usage {kv:.2f})"
+        else:
+            exp = expected_itl_ms(
+                config,
+                isl_tokens=isl,
+                osl_tokens=osl,
+                rate_rps=rate,
+                duration_s=in_decode_s,
+                workers=workers,
+            )
+            decode = _smooth(decode, obs.itl_s * 1000.0 / exp, config)
+            decode_note = f"itl {obs.itl_s * 1000:.2f}ms vs {exp:.2f}ms expected"
+    notes.append(decode_note)
     return CorrectionFactors(prefill=prefill, decode=decode), "; ".join(notes)

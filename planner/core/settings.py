@@ -18,7 +18,9 @@ class Section(BaseModel):
 class ComponentSettings(Section):
     """Scaling limits for one worker type."""
 
-    gpus_per_worker: int = Field(1, ge=1, le=64)
+    #: GPUs one worker holds. None: take it from the cluster (the connector's reading),
+    #: else the profile, else 1. A set value that disagrees with either is a warning.
+    gpus_per_worker: int | None = Field(None, ge=1, le=64)
     min_replicas: int = Field(1, ge=0)
     max_replicas: int = Field(64, ge=1)
 
@@ -152,13 +154,9 @@ class PolicySettings(BaseModel):
     def _minimums_fit_budget(self) -> PolicySettings:
         if self.budget.max_gpus is None:
             return self
-        if self.mode == "agg":
-            need = self.agg.min_replicas * self.agg.gpus_per_worker
-        else:
-            need = (
-                self.prefill.min_replicas * self.prefill.gpus_per_worker
-                + self.decode.min_replicas * self.decode.gpus_per_worker
-            )
+        parts = (self.agg,) if self.mode == "agg" else (self.prefill, self.decode)
+        # GPUs per worker not set here are checked again once the profile is read
+        need = sum(p.min_replicas * (p.gpus_per_worker or 1) for p in parts)
         if need > self.budget.max_gpus:
             raise ValueError(
                 f"the minimum replicas need {need} GPUs but budget.max_gpus="

@@ -1,270 +1,221 @@
-"""The default ``sla`` policy's sizing: replicas that meet TTFT/ITL for a forecast.
+"""The default ``sla`` strategy: size for the load forecast at the time new capacity
+would be ready, at the SLO, from the profile corrected by what the graph showed.
 
-Prefill: a worker serves ISL tokens in S = TTFT(ISL) x prefill factor (ms). The pool is
-an M/D/c queue with offered load a = demand / capacity per worker (in workers), where
-demand (tokens/s) = rate x ISL plus the backlog expected when new capacity is ready
-(queued tokens now + the observed demand's excess over the ready workers' capacity,
-accumulated over the start-up time) / drain time.
-Replicas = the smallest c >= a / max_prefill_utilization whose TTFT tail meets the
-target for ``ttft_quantile`` of requests: P(W > T - S) <= 1 - q, with (Allen-Cunneen
-approximation, deterministic service halves the M/M/c wait) P(W > x) = ErlangC(c, a) x
-exp(-2 c (1 - a/c) x / S). With ``ttft_quantile`` unset the older mean-TTFT rule is
-used: the M/D/1 mean wait rho S / (2 (1 - rho)) gives rho* = 2 (T - S) / (2 T - S).
-Decode: the best operating point at context ISL + OSL/2 whose ITL meets the target x
-``itl_headroom`` divided by the decode factor f; a worker there makes thpt(kv) / f
-tokens/s (the profile's throughput at that load, slowed by f: the same concurrency at an
-f times longer ITL), times ``max_decode_utilization``; replicas = ceil(rate x OSL / that).
+Feedback (``learn``): correction factors (planner/core/correction.py) and the TTFT
+attainment pressure (planner/core/attainment.py); when the prefill factor rises, the
+pressure is divided by the rise, so factor x pressure never counts one shortfall twice.
+Sizing (``size``): the forecast's upper quantile (or point) of the request rate, its
+point ISL and OSL, through planner/core/sizing.py, with the prefill demand raised by
+the pressure and by the backlog expected when new capacity is ready:
+
+    backlog (tokens) = queued prompt tokens now
+                       + (load - ready x capacity)+ x r + (load - current x capacity)+ x (T - r)
+
+where load is the observed prompt tokens/s, T the worker start-up time and r the time
+until the workers that are starting now become ready (from when this planner last
+raised the pool; a restarted planner that did not ask for them assumes the last tick
+did, r = T - interval). The backlog is drained within ``sla.backlog_drain_s`` (default:
+one interval). A zero forecast with a backlog still sizes prefill for the drain.
+The hysteresis floor is the same sizing at the rate x (1 + ``scale_down_tolerance``).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 
+from planner.core.attainment import pool_settled, share_within, update_pressure
 from planner.core.config import PolicyConfig
-from planner.core.types import Component, CorrectionFactors, Forecast, Observation, Reason
+from planner.core.correction import update_correction
+from planner.core.settings import PolicySettings
+from planner.core.sizing import (
+    PhaseNeed,
+    agg_workers,
+    decode_need,
+    prefill_need,
+    prefill_worker,
+)
+from planner.core.state import FeedbackState
+from planner.core.strategy import Ask, Learned
+from planner.core.tick import Tick
+from planner.core.types import Component, Observation, Reason
 
 
-@dataclass
-class Sizing:
-    """Per-component desired replicas; None means "cannot size, hold current"."""
-
-    replicas: dict[Component, int | None] = field(default_factory=dict)
-    #: replicas for the planned load x (1 + scale_down_tolerance): the floor of a
-    #: scale-down (hysteresis); absent means no floor
-    hold: dict[Component, int] = field(default_factory=dict)
-    reasons: dict[Component, list[Reason]] = field(default_factory=dict)
-    notes: dict[Component, str] = field(default_factory=dict)
-
-    def flag(self, component: Component, reason: Reason) -> None:
-        self.reasons.setdefault(component, []).append(reason)
-
-
-def prefill_utilization_cap(*, service_ms: float, target_ms: float, ceiling: float) -> float:
-    """Highest utilisation at which the M/D/1 mean TTFT stays within the target."""
-    if service_ms >= target_ms:
-        return 0.0
-    rho = 2.0 * (target_ms - service_ms) / (2.0 * target_ms - service_ms)
-    return min(rho, ceiling)
-
-
-@dataclass(frozen=True, slots=True)
-class PhaseNeed:
-    """Workers needed for one phase, as a real number (before rounding up)."""
-
-    workers: float
-    feasible: bool
-    clamped: bool
-    note: str
-
-
-def erlang_c(servers: int, offered: float) -> float:
-    """Probability that an arrival waits in an M/M/c queue (1.0 when overloaded)."""
-    if offered <= 0:
-        return 0.0
-    if offered >= servers:
-        return 1.0
-    b = 1.0  # Erlang B, built up one server at a time
-    for k in range(1, servers + 1):
-        b = offered * b / (k + offered * b)
-    return servers * b / (servers - offered * (1.0 - b))
-
-
-def tail_workers(*, offered: float, service_ms: float, slack_ms: float, tail: float) -> int:
-    """Smallest c with ErlangC(c, a) exp(-2 c (1 - a/c) slack / S) <= tail (M/D/c)."""
-    c = max(1, math.floor(offered) + 1)
-    while c < offered * 100 + 1000:
-        wait_p = erlang_c(c, offered)
-        if wait_p * math.exp(-2.0 * (c - offered) * slack_ms / service_ms) <= tail:
-            return c
-        c += 1
-    return c
-
-
-def prefill_need(
-    config: PolicyConfig,
-    *,
-    rate_rps: float,
-    isl_tokens: float,
-    factor: float,
-    backlog: float,
-    ready_workers: int | None = None,
-    observed_load: float | None = None,
-    pressure: float = 1.0,
-) -> PhaseNeed:
+def ttft_short_share(obs: Observation, config: PolicyConfig) -> float | None:
+    """The window's share within the TTFT target when attainment feedback is on and the
+    share is below ``sla.attainment_target`` (with enough requests); else None."""
     s = config.settings
-    perf = config.perf.prefill
-    gpus = config.limits(config.prefill_component).gpus_per_worker
-    ttft = perf.ttft_ms(isl_tokens)
-    thpt = perf.thpt_per_gpu(isl_tokens)
-    service_ms = ttft.value * factor
-    capacity = thpt.value / factor * gpus  # tokens/s one worker prefills
-    cap = prefill_utilization_cap(
-        service_ms=service_ms, target_ms=s.ttft_ms, ceiling=s.sla.max_prefill_utilization
-    )
-    feasible = cap > 0
-    if not feasible:
-        # the target is below one request's service time: size for throughput only
-        cap = s.sla.max_prefill_utilization
-    drain_s = s.sla.backlog_drain_s or s.interval_s
-    load = rate_rps * isl_tokens
-    if ready_workers is not None and s.sla.project_backlog and observed_load is not None:
-        # backlog when new capacity is ready: the ready fleet's current deficit (observed
-        # demand over its capacity) piles up for the start-up time
-        backlog += max(0.0, observed_load - ready_workers * capacity) * s.startup_s
-    # pressure (>= 1, planner/core/attainment.py): the observed TTFT attainment fell short of
-    # what this queueing model promised (bursts inside the interval), so ask for more
-    demand = (load + backlog / drain_s) * pressure
-    offered = demand / capacity
-    q = s.sla.ttft_quantile
-    if q is not None and feasible:
-        workers = float(
-            max(
-                tail_workers(
-                    offered=offered,
-                    service_ms=service_ms,
-                    slack_ms=s.ttft_ms - service_ms,
-                    tail=1.0 - q,
-                ),
-                math.ceil(offered / s.sla.max_prefill_utilization - 1e-9),
-            )
-        )
-        rule = f"p{q * 100:g} TTFT, M/D/c"
+    b = obs.ttft_buckets
+    if not s.sla.ttft_feedback or obs.is_missing or not b:
+        return None
+    if b[-1][1] < s.correction.min_requests:
+        return None
+    share = share_within(b, s.ttft_ms / 1000.0)
+    return share if share is not None and share < s.sla.attainment_target else None
+
+
+def startup_backlog_tokens(tick: Tick, *, capacity_tokens_per_s: float) -> tuple[float, str]:
+    """Prompt tokens expected to pile up before capacity asked for now is ready (see the
+    module docstring), and a note."""
+    s = tick.config.settings
+    obs = tick.observation
+    pc = tick.config.prefill_component
+    ready = obs.ready_replicas.get(pc)
+    if not s.sla.project_backlog or ready is None or obs.is_missing or not obs.isl_tokens:
+        return 0.0, ""
+    load = obs.request_rate_rps * obs.isl_tokens
+    startup = s.startup_s
+    raised = tick.state.raised_at_s.get(pc)
+    if raised is not None:
+        remaining = max(0.0, raised + startup - tick.now_s)
     else:
-        workers = offered / cap
-        rule = f"rho<={cap:.2f}"
-    note = (
-        f"{demand:.0f} tok/s over {capacity:.0f} tok/s/worker "
-        f"(S={service_ms:.1f}ms, {rule}, backlog {backlog:.0f} tok"
-        + (f", TTFT pressure x{pressure:.2f})" if pressure != 1.0 else ")")
-    )
-    return PhaseNeed(workers, feasible, ttft.clamped or thpt.clamped, note)
+        remaining = max(0.0, startup - s.interval_s)
+    remaining = min(remaining, startup)
+    short_now = max(0.0, load - ready * capacity_tokens_per_s)
+    short_later = max(0.0, load - tick.current[pc] * capacity_tokens_per_s)
+    tokens = short_now * remaining + short_later * (startup - remaining)
+    if tokens <= 0:
+        return 0.0, ""
+    return tokens, f"start-up backlog {tokens:.0f} tok ({ready} ready, {remaining:.0f}s to go)"
 
 
-def decode_need(
-    config: PolicyConfig, *, rate_rps: float, isl_tokens: float, osl_tokens: float, factor: float
-) -> PhaseNeed:
-    s = config.settings
-    gpus = config.limits(config.decode_component).gpus_per_worker
-    context = isl_tokens + osl_tokens / 2.0
-    # plan below the target: the measured ITL surface has a plateau (about 42.6 ms on the
-    # shipped H200 profile) so a factor a few % low would otherwise flip the plan to full KV
-    itl_plan_ms = s.itl_ms * s.sla.itl_headroom / factor
-    op = config.perf.decode.best_throughput(itl_ms=itl_plan_ms, context_tokens=context)
-    if not op.feasible:
-        note = (
-            f"ITL plan {itl_plan_ms:.2f}ms (target x headroom / factor {factor:.2f}) is "
-            "below the profile's "
-            f"minimum {op.min_itl_ms:.2f}ms at context {context:.0f}"
-        )
-        return PhaseNeed(0.0, False, op.clamped, note)
-    # tokens/s of one worker: the profile's throughput at the operating point, but no
-    # more than the KV cache sustains when every request's final context (ISL + OSL)
-    # must fit (the engine needs that room before a request ends: the simulator reserves
-    # it at admission, vLLM preempts without it): max_kv / (ISL + k OSL) requests at the
-    # operating point's ITL, k = resident_osl_factor because long outputs stay longest
-    # in the batch (length-biased). A slower worker (factor
-    # f) makes the same concurrency at an f times longer ITL: f times fewer tokens/s.
-    util = s.sla.max_decode_utilization
-    resident = isl_tokens + s.sla.resident_osl_factor * osl_tokens
-    kv_bound = config.perf.decode.max_kv_tokens / resident * 1000.0 / op.itl_ms
-    # max_decode_utilization is the ITL margin (per-worker concurrency fluctuates around
-    # its mean); the KV bound has its own (length-biased resident contexts): not both
-    per_worker = min(op.thpt_per_gpu * gpus * util, kv_bound) / factor
-    kv = op.kv_usage
-    demand = rate_rps * osl_tokens
-    note = f"{demand:.0f} tok/s over {per_worker:.0f} tok/s/worker (kv {kv:.2f})"
-    return PhaseNeed(demand / per_worker, True, op.clamped, note)
+class SlaStrategy:
+    """Queue-aware sizing at the SLO with correction and attainment feedback."""
 
+    name = "sla"
+    stabilises = True
 
-def size_sla(
-    obs: Observation,
-    forecast: Forecast,
-    factors: CorrectionFactors,
-    config: PolicyConfig,
-    *,
-    prefill_pressure: float = 1.0,
-) -> Sizing:
-    s = config.settings
-    rate = (
-        forecast.request_rate_rps.upper
-        if s.sla.use_upper_quantile
-        else (forecast.request_rate_rps.point)
-    )
-    isl, osl = forecast.isl_tokens.point, forecast.osl_tokens.point
-    out = Sizing()
-    if rate <= 0 or isl <= 0:
-        for c in config.components:
-            out.replicas[c] = 0
-            out.notes[c] = "no load forecast"
-        return out
-    tol = s.sla.scale_down_tolerance
-    p = prefill_pressure
-    sized = _size_at(obs, factors, config, rate=rate, isl=isl, osl=osl, out=out, pressure=p)
-    held = (
-        _size_at(
+    def horizon_s(self, settings: PolicySettings) -> float:
+        return settings.interval_s + settings.startup_s
+
+    def learn(self, tick: Tick) -> Learned:
+        prev = tick.state.feedback
+        obs, config = tick.observation, tick.config
+        pc = config.prefill_component
+        factors, note = update_correction(prev.correction, obs, config, gpus=tick.gpus)
+        pressure, windows, pressure_note = update_pressure(
+            prev.prefill_pressure,
+            prev.ttft_windows,
             obs,
-            factors,
             config,
-            rate=rate * (1.0 + tol),
-            isl=isl,
-            osl=osl,
-            out=Sizing(),
-            pressure=p,
+            now=tick.now_s,
+            gpus=tick.gpus[pc],
+            factor=factors.prefill,
+            settled_before=prev.prefill_settled,
         )
-        if tol > 0
-        else sized
-    )
-    for comp, n in sized.items():
-        out.replicas[comp] = n
-        h = held.get(comp)
-        if n is not None and h is not None:
-            out.hold[comp] = h
-    return out
+        if factors.prefill > prev.correction.prefill and pressure > 1.0:
+            # the factor now explains part of what the pressure stood in for: hand it over
+            pressure = max(1.0, pressure * prev.correction.prefill / factors.prefill)
+        if pressure_note:
+            note = f"{note}; {pressure_note}"
+        state = FeedbackState(
+            correction=factors,
+            prefill_pressure=pressure,
+            ttft_windows=windows,
+            prefill_settled=pool_settled(obs, pc),
+        )
+        return Learned(state=state, note=note, ttft_short_share=ttft_short_share(obs, config))
 
+    def size(self, tick: Tick, learned: Learned) -> Mapping[Component, Ask]:
+        config, forecast, obs = tick.config, tick.forecast, tick.observation
+        s = config.settings
+        rate = (
+            forecast.request_rate_rps.upper
+            if s.sla.use_upper_quantile
+            else forecast.request_rate_rps.point
+        )
+        isl = forecast.isl_tokens.point or obs.isl_tokens or config.perf.prefill.min_isl
+        osl = max(forecast.osl_tokens.point, 1.0)
+        pc = config.prefill_component
+        worker = prefill_worker(
+            config, isl_tokens=isl, factor=learned.state.correction.prefill, gpus=tick.gpus[pc]
+        )
+        projected, projected_note = startup_backlog_tokens(
+            tick, capacity_tokens_per_s=worker.tokens_per_s
+        )
+        backlog = (obs.queued_prefill_tokens or 0.0) + projected
+        if rate <= 0 and backlog <= 0:
+            return {c: Ask(0, note="no load forecast") for c in config.components}
 
-def _size_at(
-    obs: Observation,
-    factors: CorrectionFactors,
-    config: PolicyConfig,
-    *,
-    rate: float,
-    isl: float,
-    osl: float,
-    out: Sizing,
-    pressure: float = 1.0,
-) -> dict[Component, int | None]:
-    """Replicas per component for ``rate``; reasons and notes go to ``out``."""
-    s = config.settings
-    replicas: dict[Component, int | None] = {}
-    backlog = obs.queued_prefill_tokens or 0.0
-    pn = prefill_need(
-        config,
-        rate_rps=rate,
-        isl_tokens=isl,
-        factor=factors.prefill,
-        backlog=backlog,
-        ready_workers=obs.ready_replicas.get(config.prefill_component),
-        observed_load=obs.request_rate_rps * obs.isl_tokens if obs.isl_tokens else None,
-        pressure=pressure,
-    )
-    dn = decode_need(
-        config, rate_rps=rate, isl_tokens=isl, osl_tokens=max(osl, 1.0), factor=factors.decode
-    )
-    needs = (
-        {Component.AGG: (pn, dn)}
-        if s.mode == "agg"
-        else {Component.PREFILL: (pn,), Component.DECODE: (dn,)}
-    )
-    for comp, parts in needs.items():
-        if any(p.clamped for p in parts):
-            out.flag(comp, Reason.OUT_OF_PROFILE_RANGE)
-        out.notes[comp] = "; ".join(p.note for p in parts)
-        if not all(p.feasible for p in parts):
-            out.flag(comp, Reason.TARGET_INFEASIBLE)
-        if any(not p.feasible and p.workers == 0.0 for p in parts):
-            replicas[comp] = None  # cannot size at all: hold
-            continue
+        def needs_at(r: float) -> dict[Component, tuple[PhaseNeed, ...]]:
+            return self._needs(
+                tick,
+                learned,
+                rate=r,
+                isl=isl,
+                osl=osl,
+                backlog=backlog,
+                backlog_note=projected_note,
+            )
+
+        needs = needs_at(rate)
+        tol = s.sla.scale_down_tolerance
+        wider = needs_at(rate * (1 + tol)) if tol else needs
+        asks: dict[Component, Ask] = {}
+        for comp, parts in needs.items():
+            reasons: list[Reason] = []
+            if any(p.clamped for p in parts):
+                reasons.append(Reason.OUT_OF_PROFILE_RANGE)
+            if not all(p.feasible for p in parts):
+                reasons.append(Reason.TARGET_INFEASIBLE)
+            note = "; ".join(p.note for p in parts)
+            if any(not p.feasible and p.workers == 0.0 for p in parts):
+                asks[comp] = Ask(None, reasons=tuple(reasons), note=note)  # cannot size
+                continue
+            asks[comp] = Ask(
+                self._workers(config, parts),
+                floor=self._workers(config, wider[comp]),
+                reasons=tuple(reasons),
+                note=note,
+            )
+        return asks
+
+    @staticmethod
+    def _workers(config: PolicyConfig, parts: tuple[PhaseNeed, ...]) -> int:
+        if len(parts) == 2:
+            return agg_workers(config, prefill=parts[0], decode=parts[1])
         # a tiny epsilon keeps exact multiples (e.g. 2.0000000001) from rounding up
-        replicas[comp] = math.ceil(sum(p.workers for p in parts) - 1e-9)
-    return replicas
+        return max(0, math.ceil(parts[0].workers - 1e-9))
+
+    @staticmethod
+    def _needs(
+        tick: Tick,
+        learned: Learned,
+        *,
+        rate: float,
+        isl: float,
+        osl: float,
+        backlog: float,
+        backlog_note: str,
+    ) -> dict[Component, tuple[PhaseNeed, ...]]:
+        config = tick.config
+        s = config.settings
+        factors = learned.state.correction
+        pc, dc = config.prefill_component, config.decode_component
+        drain_s = s.sla.backlog_drain_s or s.interval_s
+        pressure = learned.state.prefill_pressure
+        demand = (max(rate, 0.0) * isl + backlog / drain_s) * pressure
+        parts = [f"backlog {backlog:.0f} tok"]
+        if backlog_note:
+            parts.append(backlog_note)
+        if pressure != 1.0:
+            parts.append(f"TTFT pressure x{pressure:.2f}")
+        pn = prefill_need(
+            config,
+            demand_tokens_per_s=demand,
+            isl_tokens=isl,
+            factor=factors.prefill,
+            gpus=tick.gpus[pc],
+            note=", ".join(parts),
+        )
+        dn = decode_need(
+            config,
+            rate_rps=max(rate, 0.0),
+            isl_tokens=isl,
+            osl_tokens=osl,
+            factor=factors.decode,
+            gpus=tick.gpus[dc],
+        )
+        if s.mode == "agg":
+            return {Component.AGG: (pn, dn)}
+        return {Component.PREFILL: (pn,), Component.DECODE: (dn,)}

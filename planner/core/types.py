@@ -1,11 +1,19 @@
-"""Value types that flow through one tick: observation, forecast, decision."""
+"""Value types that flow through one tick: observation, forecast, decision.
+
+Observations and forecasts validate themselves on construction (no NaN, no negative
+counts or lengths, a histogram that is one): they are the library API's inputs, and a
+bad number should fail where it enters with ``InputError`` naming the field, not as an
+exception or a NaN target several stages later.
+"""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from planner.core import validation as check
+from planner.errors import InputError
 
 
 class Component(StrEnum):
@@ -18,12 +26,22 @@ class Component(StrEnum):
 
 
 class Reason(StrEnum):
-    """Machine-readable reason attached to each component's target."""
+    """Machine-readable reason attached to each component's target (the ``reason`` label
+    of ``sla_planner_decisions_total``; docs/service.md lists them)."""
 
     SCALE_UP = "scale_up"
     SCALE_DOWN = "scale_down"
     STEADY = "steady"
-    SCALE_DOWN_STABILIZED = "scale_down_stabilized"
+    #: a scale-down held by the stabilisation window (a higher recent recommendation)
+    SCALE_DOWN_WINDOW = "scale_down_window"
+    #: the same, with the window lengthened by burst memory (capacity re-needed before)
+    SCALE_DOWN_BURST_WINDOW = "scale_down_burst_window"
+    #: a scale-down held by hysteresis (the planned load x (1 + tolerance) needs more)
+    SCALE_DOWN_HYSTERESIS = "scale_down_hysteresis"
+    #: a prefill scale-down held because this window missed the TTFT objective
+    SCALE_DOWN_MISS_HOLD = "scale_down_miss_hold"
+    #: a scale-up held by the scale-up stabilisation window
+    SCALE_UP_WINDOW = "scale_up_window"
     STEP_LIMITED = "step_limited"
     MIN_REPLICAS = "min_replicas"
     MAX_REPLICAS = "max_replicas"
@@ -61,6 +79,25 @@ class Observation:
     #: ascending, the last bound +inf (its count is the total); None when not exported
     ttft_buckets: tuple[tuple[float, float], ...] | None = None
     missing_reason: str | None = None
+    #: GPUs each worker really holds, per component, as the connector read them from the
+    #: cluster (empty when it cannot say); the budget counts these first
+    gpus_per_worker: Mapping[Component, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        name = "Observation"
+        check.positive(name, "window_s", self.window_s)
+        check.finite(name, "requests", self.requests)
+        for f in ("isl_tokens", "osl_tokens", "ttft_s", "itl_s", "request_duration_s"):
+            check.optional(name, f, getattr(self, f))
+        check.optional(name, "queued_prefill_tokens", self.queued_prefill_tokens)
+        check.optional(name, "kv_usage", self.kv_usage)
+        check.counts(name, "current_replicas", self.current_replicas)
+        check.counts(name, "ready_replicas", self.ready_replicas)
+        check.counts(name, "gpus_per_worker", self.gpus_per_worker, low=1)
+        if self.ttft_buckets is not None:
+            check.histogram(name, "ttft_buckets", self.ttft_buckets)
+        if self.missing_reason is not None and self.requests != 0:
+            raise InputError(name, "requests", self.requests, "0 on a missing window")
 
     @classmethod
     def missing(
@@ -70,6 +107,7 @@ class Observation:
         reason: str,
         current_replicas: Mapping[Component, int] | None = None,
         ready_replicas: Mapping[Component, int] | None = None,
+        gpus_per_worker: Mapping[Component, int] | None = None,
     ) -> Observation:
         """A window whose query failed: no numbers, only why."""
         return cls(
@@ -78,6 +116,7 @@ class Observation:
             current_replicas=dict(current_replicas or {}),
             ready_replicas=dict(ready_replicas or {}),
             missing_reason=reason,
+            gpus_per_worker=dict(gpus_per_worker or {}),
         )
 
     @property
@@ -90,7 +129,7 @@ class Observation:
 
     @property
     def request_rate_rps(self) -> float:
-        return self.requests / self.window_s if self.window_s > 0 else 0.0
+        return self.requests / self.window_s
 
     def load_point(self, *, time_s: float) -> LoadPoint:
         """The forecaster's view of this window."""
@@ -122,18 +161,20 @@ class LoadPoint:
 
 @dataclass(frozen=True, slots=True)
 class Quantity:
-    """A forecast value: a point estimate and an upper quantile (upper >= point >= 0)."""
+    """A forecast value: a point estimate and an upper quantile (upper >= point >= 0).
+
+    An upper value below the point is an error, not silently lifted: a forecaster that
+    produces one has a calibration bug that its contract tests must see.
+    """
 
     point: float
     upper: float
 
     def __post_init__(self) -> None:
-        for name in ("point", "upper"):
-            v = getattr(self, name)
-            if not math.isfinite(v) or v < 0:
-                raise ValueError(f"Quantity.{name} must be finite and >= 0, got {v!r}")
+        check.finite("Quantity", "point", self.point)
+        check.finite("Quantity", "upper", self.upper)
         if self.upper < self.point:
-            object.__setattr__(self, "upper", self.point)
+            raise InputError("Quantity", "upper", self.upper, f">= point ({self.point!r})")
 
     @classmethod
     def exact(cls, value: float) -> Quantity:
@@ -153,6 +194,10 @@ class Forecast:
     #: e.g. "arima refit overran its budget; using last good model"
     note: str = ""
 
+    def __post_init__(self) -> None:
+        check.finite("Forecast", "horizon_s", self.horizon_s)
+        check.fraction("Forecast", "quantile", self.quantile)
+
 
 @dataclass(frozen=True, slots=True)
 class CorrectionFactors:
@@ -160,6 +205,10 @@ class CorrectionFactors:
 
     prefill: float = 1.0
     decode: float = 1.0
+
+    def __post_init__(self) -> None:
+        check.positive("CorrectionFactors", "prefill", self.prefill)
+        check.positive("CorrectionFactors", "decode", self.decode)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +243,9 @@ class Decision:
     message: str = ""
     #: sla: the TTFT attainment feedback's multiplier on the prefill demand (>= 1)
     prefill_pressure: float = 1.0
+    #: things the operator should know that did not change the targets (e.g. the
+    #: cluster's GPUs per worker disagree with the profile's); the service logs them
+    warnings: tuple[str, ...] = ()
 
     @property
     def targets(self) -> dict[Component, int]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from connectors.virtual.environment import VirtualTarget
 from planner.clock import ServiceClock
+from planner.core.config import PolicyConfig
 from planner.core.types import Component
 from planner.emulator.graph import EmulatedGraph
 from planner.perf.model import PerfModel
@@ -46,11 +47,7 @@ def build_graph(
         initial = {Component.AGG: e.initial_agg}
     else:
         initial = {Component.PREFILL: e.initial_prefill, Component.DECODE: e.initial_decode}
-    gpus = {
-        Component.PREFILL: settings.prefill.gpus_per_worker,
-        Component.DECODE: settings.decode.gpus_per_worker,
-        Component.AGG: settings.agg.gpus_per_worker,
-    }
+    gpus = PolicyConfig(settings=settings, perf=perf).deployed_gpus()
     target.gpus_per_worker = {c: gpus[c] for c in initial}
     config = ClusterConfig(
         mode=settings.mode,

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from planner.perf.profile import ProfileData
+from planner.perf.profile import DecodeData, ProfileData
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +43,9 @@ class DecodeOperatingPoint:
     clamped: bool
     #: smallest ITL the profile reaches at this context (ms), for messages
     min_itl_ms: float
+    #: the ITL target allowed more load than the profile measured at this context, so
+    #: the point is the highest measured load (the surface beyond it is filled in)
+    at_measured_edge: bool = False
 
 
 class PrefillModel:
@@ -109,6 +112,13 @@ class DecodeModel:
         np.maximum(self.itl_grid, float(d.itl_ms.min()) * 0.5, out=self.itl_grid)
         np.maximum(self.thpt_grid, 0.0, out=self.thpt_grid)
         self.row_min_itl = self.itl_grid.min(axis=1)
+        self.kv_envelope = _measured_kv_envelope(d, self.ctx_axis)
+        # the last grid column at or inside the measured KV range, per context row
+        # (half a grid step of slack: the grid need not land on a measured point)
+        half_step = 0.5 / (resolution - 1)
+        self.row_last_measured = (
+            np.searchsorted(self.kv_axis, self.kv_envelope + half_step, side="right") - 1
+        )
 
     def _row(self, context_tokens: float) -> tuple[int, bool]:
         clamped = not (self.min_context <= context_tokens <= self.max_context)
@@ -145,7 +155,10 @@ class DecodeModel:
         monotonic in KV usage (a binary search could stop at a local dip).
         """
         iy, clamped = self._row(context_tokens)
-        row_itl = self.itl_grid[iy]
+        last = int(self.row_last_measured[iy])
+        # only the load range measured at this context: beyond it the surface is the
+        # nearest measured value copied outward, not a measurement
+        row_itl = self.itl_grid[iy, : last + 1]
         ok = np.flatnonzero(row_itl <= itl_ms)
         min_itl = float(self.row_min_itl[iy])
         if ok.size == 0:
@@ -167,7 +180,17 @@ class DecodeModel:
             feasible=True,
             clamped=clamped,
             min_itl_ms=min_itl,
+            at_measured_edge=ix == last,
         )
+
+
+def _measured_kv_envelope(d: DecodeData, ctx_axis: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Highest KV usage measured at each grid context: the per-context maxima,
+    interpolated linearly between measured contexts and held flat beyond them."""
+    contexts = np.unique(d.context_tokens)
+    maxima = np.array([d.kv_usage[d.context_tokens == c].max() for c in contexts])
+    envelope: NDArray[np.float64] = np.interp(ctx_axis, contexts, maxima)
+    return envelope
 
 
 class PerfModel:

@@ -119,7 +119,10 @@ class PlannerService:
             self.telemetry.hold_gpus(now_s=now, gpus=self._gpus(graph))
             raw = await self.source.observe(window_s=self.settings.interval_s)
             obs = dataclasses.replace(
-                raw, current_replicas=graph.desired, ready_replicas=graph.ready
+                raw,
+                current_replicas=graph.desired,
+                ready_replicas=graph.ready,
+                gpus_per_worker=graph.gpus_per_worker,
             )
             self.observed_once = self.observed_once or not obs.is_missing
             # off the loop: a forecaster may refit here and /metrics must stay responsive
@@ -156,13 +159,14 @@ class PlannerService:
         return rec
 
     def _gpus(self, graph: GraphState) -> float:
-        limits = {"prefill": self.settings.prefill, "decode": self.settings.decode}
-        limits["agg"] = self.settings.agg
-        total = 0.0
-        for c, st in graph.components.items():
-            per = st.gpus_per_worker or limits[c.value].gpus_per_worker
-            total += st.desired * per
-        return total
+        """GPUs the graph holds, counted as the budget counts them."""
+        config = self.planner.config
+        return float(
+            sum(
+                st.desired * config.gpus_per_worker(c, reading=st.gpus_per_worker).gpus
+                for c, st in graph.components.items()
+            )
+        )
 
     # -- the loop -----------------------------------------------------------------------
 

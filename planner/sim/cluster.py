@@ -222,6 +222,7 @@ class Cluster:
             gpus_held=fleet.gpus_held(now),
             isl_buckets=cumulative(TOKEN_BUCKETS, self._isl_hist),
             osl_buckets=cumulative(TOKEN_BUCKETS, cnt.osl_hist),
+            gpus_per_worker={c: fleet.gpus_per_worker[c] for c in comps},
         )
 
     def clone(self, *, requests_before_s: float | None = None) -> Cluster:

@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from planner.core.config import PolicyConfig
-from planner.core.sla import size_sla
-from planner.core.stabilize import Recommendation, stabilize
+from planner.core.sla import SlaStrategy
+from planner.core.stabilize import stabilize
+from planner.core.state import FeedbackState, PlannerState, Recommendation
+from planner.core.strategy import Learned
+from planner.core.tick import Tick
 from planner.core.types import (
     Component,
-    CorrectionFactors,
     Decision,
     Forecast,
     Observation,
@@ -71,12 +73,18 @@ def exact_forecast(rate_rps: float, isl: float, osl: float, *, horizon_s: float)
 def size_for_load(
     config: PolicyConfig, forecast: Forecast, *, backlog_tokens: float = 0.0
 ) -> dict[Component, int]:
-    """The sla sizing model for a known load (no correction), at least 1 per component."""
+    """The sla sizing model for a known load (no correction, no feedback, the deployed
+    GPUs per worker), at least 1 per component."""
+    gpus = config.deployed_gpus()
     obs = Observation(
-        window_s=config.settings.interval_s, requests=1.0, queued_prefill_tokens=backlog_tokens
+        window_s=config.settings.interval_s,
+        requests=1.0,
+        queued_prefill_tokens=backlog_tokens,
+        gpus_per_worker={c: gpus[c] for c in config.components},
     )
-    sizing = size_sla(obs, forecast, CorrectionFactors(), config)
-    return {c: max(1, sizing.replicas.get(c) or 1) for c in config.components}
+    tick = Tick.build(obs, forecast, PlannerState(), config, now_s=0.0)
+    asks = SlaStrategy().size(tick, Learned(state=FeedbackState()))
+    return {c: max(1, asks[c].replicas or 1) for c in config.components}
 
 
 @dataclass

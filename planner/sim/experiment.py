@@ -66,12 +66,8 @@ class Experiment:
         self.components = (
             (Component.AGG,) if s.mode == "agg" else (Component.PREFILL, Component.DECODE)
         )
-        self.gpus = {
-            c: {Component.PREFILL: s.prefill, Component.DECODE: s.decode, Component.AGG: s.agg}[
-                c
-            ].gpus_per_worker
-            for c in self.components
-        }
+        deployed = PolicyConfig(settings=s, perf=self.planner_perf).deployed_gpus()
+        self.gpus = {c: deployed[c] for c in self.components}
         self.targets = Targets(ttft_ms=s.ttft_ms, itl_ms=s.itl_ms, max_gpus=s.budget.max_gpus)
         self.static_searched: list[dict[str, Any]] = []
         self._initial: dict[Component, int] | None = None

@@ -9,7 +9,7 @@ simulator hands the planner exactly what Prometheus would.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from planner.core.types import Component, Observation
 
@@ -52,6 +52,8 @@ class ClusterSnapshot:
     #: cumulative ISL (arrived requests) and OSL (finished requests) buckets, in tokens
     isl_buckets: Buckets = ()
     osl_buckets: Buckets = ()
+    #: GPUs each worker holds, per component (what a connector would read)
+    gpus_per_worker: Mapping[Component, int] = field(default_factory=dict)
 
     @property
     def gpu_hours(self) -> float:
@@ -80,6 +82,7 @@ def observation_between(prev: ClusterSnapshot, cur: ClusterSnapshot) -> Observat
         queued_prefill_tokens=cur.queued_prefill_tokens,
         kv_usage=cur.kv_usage,
         ttft_buckets=window_buckets(prev.ttft_buckets, cur.ttft_buckets),
+        gpus_per_worker=dict(cur.gpus_per_worker),
     )
 
 

@@ -115,11 +115,13 @@ async def test_apply_failure_is_retried_and_the_decision_reapplied(fake: FakePro
     await task
     assert app.service.pending is None
     assert flaky[0].apply_calls[2] == wanted  # the re-apply is the same whole decision
+    # the graph holds the re-applied decision, or a later one the ticks applied whole
+    expected = dict(wanted)
+    for rec in list(app.service.telemetry.recent)[1:]:
+        if rec.applied and rec.decision is not None:
+            expected = rec.decision.targets
     await app.graph.sync()
-    assert (
-        app.graph.cluster.snapshot().desired_replicas[Component.PREFILL]
-        == wanted[Component.PREFILL]
-    )
+    assert app.graph.cluster.snapshot().desired_replicas == expected
     assert _sample(text, 'sla_planner_connector_errors_total{kind="error"}') == 2
 
 

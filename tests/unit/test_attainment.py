@@ -10,7 +10,7 @@ import pytest
 
 from planner.core.attainment import share_within, update_pressure
 from planner.core.config import PolicyConfig
-from planner.core.pipeline import PlannerState, plan
+from planner.core.pipeline import FeedbackState, PlannerState, plan
 from planner.core.types import Component, Forecast, Observation, Quantity
 from planner.perf.model import PerfModel
 from planner.perf.profile import DEFAULT_PROFILE_DIR, load_profile
@@ -20,6 +20,7 @@ from planner.sim.snapshot import window_buckets
 INF = math.inf
 PERF = PerfModel(load_profile(DEFAULT_PROFILE_DIR))
 P = Component.PREFILL
+GPUS = {P: 1, Component.DECODE: 1}
 
 
 def _config(**overrides: Any) -> PolicyConfig:
@@ -75,18 +76,18 @@ def test_pressure_rises_while_the_budget_is_spent_and_decays_toward_one() -> Non
     window at 100 % takes 2 % of the excess back; it never passes max_pressure nor falls
     below 1; windows older than the hour are dropped."""
     cfg = _config(ttft_ms=500)
-    p, kept, note = update_pressure(1.0, (), _obs(_hist(970, 1000)), cfg, now=60.0)
+    p, kept, note = update_pressure(1.0, (), _obs(_hist(970, 1000)), cfg, now=60.0, gpus=1)
     assert p == pytest.approx(1.5) and "97.00% this window" in note
     assert kept == ((60.0, pytest.approx(970.0), 1000.0),)
-    p2, _, note2 = update_pressure(p, kept, _obs(_hist(1000, 1000)), cfg, now=120.0)
+    p2, _, note2 = update_pressure(p, kept, _obs(_hist(1000, 1000)), cfg, now=120.0, gpus=1)
     assert p2 == pytest.approx(1.0 + 0.5 * 0.98) and "98.50% over 3600s" in note2
     high, windows = 1.0, ()
     big_pool = {P: 200, Component.DECODE: 2}  # never short of what the pressure asks
     for i in range(20):
         o = _obs(_hist(500, 1000), current_replicas=big_pool, ready_replicas=big_pool)
-        high, windows, _ = update_pressure(high, windows, o, cfg, now=60.0 * i)
+        high, windows, _ = update_pressure(high, windows, o, cfg, now=60.0 * i, gpus=1)
     assert high == pytest.approx(10.0)
-    low, windows, _ = update_pressure(1.0, windows, _obs(_hist(1000, 1000)), cfg, now=9000.0)
+    low, windows, _ = update_pressure(1.0, windows, _obs(_hist(1000, 1000)), cfg, now=9000.0, gpus=1)
     assert low == 1.0 and len(windows) == 1  # the 20 old windows are out of the hour
 
 
@@ -95,7 +96,7 @@ def test_one_short_window_in_a_good_hour_changes_nothing() -> None:
     99.95 %, so the pressure stays where it was."""
     cfg = _config(ttft_ms=500)
     good = tuple((60.0 * i, 1000.0, 1000.0) for i in range(50))
-    p, _, note = update_pressure(1.1, good, _obs(_hist(970, 1000)), cfg, now=3060.0)
+    p, _, note = update_pressure(1.1, good, _obs(_hist(970, 1000)), cfg, now=3060.0, gpus=1)
     assert p == 1.1 and "99.94% over 3600s" in note
 
 
@@ -110,10 +111,10 @@ def test_pressure_holds_without_evidence_and_is_off_when_disabled() -> None:
         _obs(_hist(500, 1000), ready_replicas={P: 2, Component.DECODE: 2}),
     ]
     for o in held:
-        p, kept, note = update_pressure(1.6, (), o, cfg, now=60.0)
+        p, kept, note = update_pressure(1.6, (), o, cfg, now=60.0, gpus=1)
         assert p == 1.6 and kept == () and "held" in note
     off = _config(ttft_ms=500, **{"sla.ttft_feedback": False})
-    assert update_pressure(1.6, (), _obs(_hist(500, 1000)), off, now=60.0) == (1.0, (), "")
+    assert update_pressure(1.6, (), _obs(_hist(500, 1000)), off, now=60.0, gpus=1) == (1.0, (), "")
 
 
 def test_a_window_short_of_the_target_adds_prefill_workers_and_is_remembered() -> None:
@@ -148,11 +149,11 @@ def test_pressure_holds_when_the_window_was_short_of_capacity_or_the_pool_change
     cfg = _config(ttft_ms=500)
     window = _hist(500, 1000)
     short = _obs(window, requests=6000.0)  # 100 req/s x 3,000 tokens: 7 workers' load on 4
-    p, _, note = update_pressure(1.0, (), short, cfg, now=60.0)
+    p, _, note = update_pressure(1.0, (), short, cfg, now=60.0, gpus=1)
     assert p == 1.0 and "4 ready prefill short of the load's" in note
-    p, kept, note = update_pressure(1.0, (), _obs(window), cfg, now=60.0, settled_before=False)
+    p, kept, note = update_pressure(1.0, (), _obs(window), cfg, now=60.0, gpus=1, settled_before=False)
     assert p == 1.0 and kept == () and "changed during the window" in note
-    p, _, _ = update_pressure(1.0, (), _obs(window), cfg, now=60.0)
+    p, _, _ = update_pressure(1.0, (), _obs(window), cfg, now=60.0, gpus=1)
     assert p == pytest.approx(1.5)
 
 
@@ -166,10 +167,14 @@ def test_a_queued_window_does_not_move_the_prefill_factor() -> None:
 
     slow_mean = {"ttft_s": 1.2, "itl_s": 0.03, "request_duration_s": 5.0}
     cfg = _config(ttft_ms=500)
-    held, note = update_correction(CorrectionFactors(), _obs(_hist(500, 1000), **slow_mean), cfg)
+    held, note = update_correction(
+        CorrectionFactors(), _obs(_hist(500, 1000), **slow_mean), cfg, gpus=GPUS
+    )
     assert held.prefill == 1.0 and "prefill factor held: 50.00% within TTFT target" in note
     off = _config(ttft_ms=500, **{"sla.ttft_feedback": False})
-    moved, _ = update_correction(CorrectionFactors(), _obs(_hist(500, 1000), **slow_mean), off)
+    moved, _ = update_correction(
+        CorrectionFactors(), _obs(_hist(500, 1000), **slow_mean), off, gpus=GPUS
+    )
     assert moved.prefill > 1.2
 
 
@@ -181,7 +186,7 @@ def test_pressure_steps_back_as_the_prefill_factor_takes_over() -> None:
     forecast = _forecast(10.0)
     # all within 500 ms, but a mean TTFT above the model's: the factor rises
     obs = _obs(_hist(1000, 1000), ttft_s=0.45)
-    state = PlannerState(prefill_pressure=2.0)
+    state = PlannerState(feedback=FeedbackState(prefill_pressure=2.0))
     decision, nxt = plan(obs, forecast, state, cfg, now=60.0)
     f = decision.correction.prefill
     assert f > 1.05

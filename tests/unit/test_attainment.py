@@ -87,7 +87,9 @@ def test_pressure_rises_while_the_budget_is_spent_and_decays_toward_one() -> Non
         o = _obs(_hist(500, 1000), current_replicas=big_pool, ready_replicas=big_pool)
         high, windows, _ = update_pressure(high, windows, o, cfg, now=60.0 * i, gpus=1)
     assert high == pytest.approx(10.0)
-    low, windows, _ = update_pressure(1.0, windows, _obs(_hist(1000, 1000)), cfg, now=9000.0, gpus=1)
+    low, windows, _ = update_pressure(
+        1.0, windows, _obs(_hist(1000, 1000)), cfg, now=9000.0, gpus=1
+    )
     assert low == 1.0 and len(windows) == 1  # the 20 old windows are out of the hour
 
 
@@ -151,7 +153,9 @@ def test_pressure_holds_when_the_window_was_short_of_capacity_or_the_pool_change
     short = _obs(window, requests=6000.0)  # 100 req/s x 3,000 tokens: 7 workers' load on 4
     p, _, note = update_pressure(1.0, (), short, cfg, now=60.0, gpus=1)
     assert p == 1.0 and "4 ready prefill short of the load's" in note
-    p, kept, note = update_pressure(1.0, (), _obs(window), cfg, now=60.0, gpus=1, settled_before=False)
+    p, kept, note = update_pressure(
+        1.0, (), _obs(window), cfg, now=60.0, gpus=1, settled_before=False
+    )
     assert p == 1.0 and kept == () and "changed during the window" in note
     p, _, _ = update_pressure(1.0, (), _obs(window), cfg, now=60.0, gpus=1)
     assert p == pytest.approx(1.5)

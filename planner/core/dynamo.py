@@ -76,7 +76,7 @@ class DynamoStrategy:
     def size(self, tick: Tick, learned: Learned) -> Mapping[Component, Ask]:
         obs, config = tick.observation, tick.config
         if obs.is_idle or obs.is_missing:
-            note = "dynamo holds on an idle or missing window (NaN metrics)"
+            note = "dynamo holds on an idle or missing window (its means are undefined)"
             return {
                 c: Ask(None, reasons=(Reason.HELD_NO_DATA,), note=note) for c in config.components
             }

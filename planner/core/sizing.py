@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass
 
 from planner.core.config import PolicyConfig
-from planner.core.queueing import mean_latency_utilization, tail_workers, wait_tail
+from planner.core.queueing import mean_latency_utilization, smallest, tail_workers, wait_tail
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +134,8 @@ def decode_need(
     # at an f times longer ITL: f times fewer tokens/s.
     kv_bound = config.perf.decode.max_kv_tokens / resident * 1000.0 / op.itl_ms
     per_worker = min(op.thpt_per_gpu * gpus * util, kv_bound) / factor
+    if per_worker <= 0:
+        return PhaseNeed(0.0, False, op.clamped, f"no decode throughput at context {context:.0f}")
     demand = rate_rps * osl_tokens
     edge = ", the profile's highest measured load" if op.at_measured_edge else ""
     note = f"{demand:.0f} tok/s over {per_worker:.0f} tok/s/worker (kv {op.kv_usage:.2f}{edge})"
@@ -157,20 +159,20 @@ def _prefill_fits(config: PolicyConfig, *, workers: int, need: PhaseNeed, share:
         cap = mean_latency_utilization(service_ms=service, target_ms=s.ttft_ms, ceiling=ceiling)
         return offered <= cap * workers
     tail = wait_tail(servers=workers, offered=offered, service_ms=service, slack_ms=slack)
-    return slack > 0 and tail <= 1.0 - q
+    return tail <= 1.0 - q
 
 
 def agg_workers(config: PolicyConfig, *, prefill: PhaseNeed, decode: PhaseNeed) -> int:
     """Aggregated workers that give decode its share and still meet the prefill target
-    (see the module docstring); at least 1."""
+    (see the module docstring); at least 1. More workers only help (a larger share for
+    prefill, a shorter stretched service), so the search is monotone."""
     ceiling = config.settings.sla.max_prefill_utilization
     d = decode.workers
-    c = max(1, math.ceil(d + prefill.offered / ceiling - 1e-9))
-    # past d + 1000 workers the decode share is under a thousandth: stop searching
-    limit = c + 1000
-    while c < limit:
+
+    def fits(c: int) -> bool:
         share = 1.0 - d / c
-        if share > 0 and _prefill_fits(config, workers=c, need=prefill, share=share):
-            return c
-        c += 1
-    return c
+        return share > 0 and _prefill_fits(config, workers=c, need=prefill, share=share)
+
+    low = max(1, math.ceil(d + prefill.offered / ceiling - 1e-9))
+    # past d + 1000 more workers the decode share is under a thousandth: stop there
+    return smallest(low, fits, limit=low + 1000)

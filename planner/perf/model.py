@@ -159,7 +159,8 @@ class DecodeModel:
         # only the load range measured at this context: beyond it the surface is the
         # nearest measured value copied outward, not a measurement
         row_itl = self.itl_grid[iy, : last + 1]
-        ok = np.flatnonzero(row_itl <= itl_ms)
+        # a point that makes no tokens (zero load) serves nobody, whatever its ITL
+        ok = np.flatnonzero((row_itl <= itl_ms) & (self.thpt_grid[iy, : last + 1] > 0))
         min_itl = float(self.row_min_itl[iy])
         if ok.size == 0:
             return DecodeOperatingPoint(

@@ -10,12 +10,9 @@ import pytest
 
 from planner.core.types import LoadPoint
 from planner.forecast import make_forecaster
-from planner.forecast.arima import _kalman_step, fit_series
 from planner.forecast.auto import AutoForecaster
 from planner.forecast.history import LoadHistory
 from planner.forecast.seasonal import seasonal_base, seasonal_base_at
-from planner.forecast.warm_start import load_series, warm_start_from_trace
-from tests.conftest import shared
 
 
 def test_history_fills_skipped_intervals_and_infers_interval() -> None:
@@ -81,26 +78,6 @@ def test_seasonal_beats_constant_on_a_daily_pattern() -> None:
     assert np.mean(errs["seasonal"]) < 1.0 < np.mean(errs["constant"])
 
 
-def test_arima_state_update_matches_statsmodels_filter() -> None:
-    """The per-tick numpy Kalman update gives the forecast statsmodels gives after
-    extending the fitted results with the same new values (no refit)."""
-    pytest.importorskip("statsmodels")
-    from statsmodels.tsa.statespace.sarimax import SARIMAX
-
-    rng = np.random.default_rng(2)
-    y = np.cumsum(rng.normal(0, 1, 300)) + 50
-    m = fit_series(y[:250], fit_window=250, period=None, previous=None, select=True)
-    assert m is not None
-    for v in y[250:]:
-        m = _kalman_step(m, v - m.mean)
-    mine = float(m.design @ m.state) + m.obs_intercept + m.mean
-    res = SARIMAX(y[:250] - m.mean, order=m.order, trend="n").filter(
-        SARIMAX(y[:250] - m.mean, order=m.order, trend="n").fit(disp=False).params
-    )
-    theirs = float(res.extend(y[250:] - m.mean).forecast(1)[0]) + m.mean
-    assert mine == pytest.approx(theirs, rel=1e-3)
-
-
 def test_auto_stays_with_constant_unless_a_challenger_is_clearly_better() -> None:
     """On a random walk no member beats constant by the margin, so auto forecasts
     exactly what constant does."""
@@ -132,26 +109,6 @@ def test_auto_picks_seasonal_on_a_daily_pattern() -> None:
         auto.observe(LoadPoint(time_s=600.0 * (i + 1), request_rate_rps=float(v)))
         auto.forecast(horizon_s=3600.0)
     assert auto.choices[("rate", 6)] == "seasonal"
-
-
-def test_load_series_marks_the_partial_last_interval_missing() -> None:
-    """The Azure conv trace ends 21 s into its last 60-s bin: that bin's count / 60 s
-    would understate the rate, so it is marked missing; the others are complete."""
-    s = load_series(shared("traces/azure_llm_2023_conv.csv"), interval_s=60.0)
-    assert s.missing[-1] and not s.missing[:-1].any()
-
-
-def test_warm_start_from_trace_retimes_to_now() -> None:
-    """A warm start from the ServeGen trace re-timed to end just before 'now' leaves a
-    forecaster whose next live point continues the history without a gap."""
-    f = make_forecaster("constant", interval_s=600.0)
-    now = 1_700_000_000.0
-    path = shared("traces/servegen_language_m-small.tar.gz")
-    n = warm_start_from_trace(f, path, interval_s=600.0, end_time_s=now - 600.0, last_s=86400)
-    assert n == 144
-    f.observe(LoadPoint(time_s=now, request_rate_rps=1000.0, isl_tokens=500, osl_tokens=50))
-    assert f.history.total == 145  # type: ignore[attr-defined]
-    assert f.forecast(horizon_s=600.0).request_rate_rps.point == 1000.0
 
 
 def test_cold_upper_band_uses_random_walk_spread() -> None:

@@ -77,9 +77,11 @@ async def test_slow_fit_does_not_block_the_loop() -> None:
     await refitter.aclose(wait_thread=True)
     assert f.model == 12.0
     assert refitter.history[-1].outcome == "installed"
-    assert refitter.history[-1].seconds >= 0.6
+    fit_s = refitter.history[-1].seconds
+    assert fit_s >= 0.6  # the job spins that long by construction
     assert len(gaps) >= 10
-    assert max(gaps) < 0.3  # a blocked loop would show one ~0.6 s gap
+    # a blocked loop would show one gap as long as the fit: compare, do not time
+    assert max(gaps) < 0.5 * fit_s
 
 
 async def test_overrun_keeps_last_model_and_says_so() -> None:

@@ -20,6 +20,8 @@ from planner.profiler.endpoint import (
 )
 from planner.profiler.endpoint_sweep import EndpointSweep, run_endpoint_sweep
 
+pytestmark = pytest.mark.slow
+
 MAX_KV = 40_000
 
 

@@ -15,6 +15,8 @@ from planner.sim.experiment import Experiment
 from planner.sim.metrics import request_latencies, summarize
 from planner.workload.synthetic import synthetic_trace
 
+pytestmark = pytest.mark.slow
+
 P, D = Component.PREFILL, Component.DECODE
 
 

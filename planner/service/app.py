@@ -128,6 +128,9 @@ class ServiceApp:
                 telemetry=telemetry,
                 clock=clock,
             )
+            for warning in planner.warnings:  # the profile disagrees with the settings
+                log.warning("%s", warning)
+                self.service.warned.add(warning)
             self.http = ServiceHttp(telemetry=telemetry, ready=self._ready, summary=self._summary)
             await self.http.start(host=s.service.host, port=s.service.port)
             stack.push_async_callback(self.http.stop)

@@ -58,6 +58,8 @@ class PlannerService:
         self.observed_once = False
         self.consecutive_failures = 0
         self._index = 0
+        #: decision warnings already logged (each is logged once, when first seen)
+        self.warned: set[str] = set()
 
     # -- connector calls with retries ---------------------------------------------------
 
@@ -127,6 +129,10 @@ class PlannerService:
             self.observed_once = self.observed_once or not obs.is_missing
             # off the loop: a forecaster may refit here and /metrics must stay responsive
             decision = await asyncio.to_thread(self.planner.step, obs, now=now)
+            for warning in decision.warnings:
+                if warning not in self.warned:
+                    self.warned.add(warning)
+                    log.warning("%s", warning)
             if not self.advisory and decision.targets != graph.desired:
                 applied = await self._apply(decision, decision_id=f"tick-{self._index}")
         except asyncio.CancelledError:

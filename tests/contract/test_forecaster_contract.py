@@ -167,3 +167,40 @@ def test_deterministic(name: str) -> None:
             out.append(f.forecast(horizon_s=180.0))
         runs.append(out)
     assert runs[0] == runs[1]
+
+
+@pytest.mark.slow
+def test_upper_value_covers_iid_noise_at_about_its_level(name: str) -> None:
+    """On i.i.d. noise around a level (CV 10%), the one-step upper q0.9 covers the next
+    value in 80-98% of 150 scored steps after a 50-step warm-up: a band that is too
+    narrow (or lifted to the point) or degenerate shows here."""
+    f = _make(name)
+    rates = _noisy(201, seed=11)
+    hits, scored = 0, 0
+    upper = 0.0
+    for i, p in enumerate(_points(rates)):
+        if i > 50:
+            scored += 1
+            hits += rates[i] <= upper
+        f.observe(p)
+        fc = f.forecast(horizon_s=INTERVAL_S)
+        _check(fc)
+        upper = fc.request_rate_rps.upper
+    assert 0.80 <= hits / scored <= 0.98, f"{name}: {hits}/{scored}"
+
+
+def test_a_level_shift_is_followed(name: str, request: pytest.FixtureRequest) -> None:
+    """After a step from 10 to 30 req/s held for 20 intervals, the one-step point
+    forecast is above 20: a forecaster that ignores new data fails here. Prophet is
+    known to fail it (it does not condition on data after its last fit, and its flat
+    level averages the window: planner/forecast/prophet.py), so it is a strict xfail."""
+    if name == "prophet":
+        request.applymarker(
+            pytest.mark.xfail(strict=True, reason="prophet lags a level shift (documented)")
+        )
+    f = _make(name)
+    for p in _points([*_noisy(40, seed=5), *_noisy(20, level=30.0, seed=6)]):
+        f.observe(p)
+    fc = f.forecast(horizon_s=INTERVAL_S)
+    _check(fc)
+    assert fc.request_rate_rps.point > 20.0

@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 
 from planner.clock import ServiceClock
+from planner.core.types import Component
 from planner.service.app import ServiceApp
 from planner.service.loop import PlannerService
 from tests.integration.service_helpers import fast_settings, wait_ticks
@@ -141,3 +142,25 @@ async def test_first_signal_finishes_the_tick_second_forces_exit() -> None:
     app2._signal(task2, stop2, 15)
     with pytest.raises(asyncio.CancelledError):
         await task2
+
+
+async def test_gpu_count_disagreement_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    """Settings of 2 GPUs per prefill worker against the profile's 1: start-up warns that
+    the two disagree, the first tick that the cluster (2) does too, and neither is
+    repeated on later ticks; the budget counts the emulated cluster's 2."""
+    import logging
+
+    caplog.set_level(logging.WARNING)
+    app = ServiceApp(fast_settings(**{"prefill.gpus_per_worker": 2}), emulate=True)
+    stop = asyncio.Event()
+    task = asyncio.create_task(app.run(stop, signals=False))
+    await wait_ticks(app, 3)
+    stop.set()
+    await task
+    said = [r.getMessage() for r in caplog.records if "GPUs per worker disagree" in r.getMessage()]
+    assert len(said) == len(set(said)) == 2
+    assert "(profile 1, settings 2)" in said[0]
+    assert "(cluster 2, profile 1, settings 2); the budget and sizing use 2" in said[1]
+    assert app.service is not None
+    last = app.service.telemetry.recent[-1].decision
+    assert last is not None and last.components[Component.PREFILL].gpus_per_worker == 2

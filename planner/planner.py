@@ -27,7 +27,10 @@ class Planner:
         forecaster: Forecaster | None = None,
     ) -> None:
         self.settings = settings
-        self.perf = perf if perf is not None else PerfModel(load_profile(settings.profile))
+        if perf is None:
+            profile = load_profile(settings.profile, non_monotonic=settings.profile_non_monotonic)
+            perf = PerfModel(profile)
+        self.perf = perf
         self.config = PolicyConfig(settings=settings, perf=self.perf)
         self.forecaster = forecaster or make_forecaster(
             settings.predictor.name, quantile=settings.predictor.quantile

@@ -16,6 +16,12 @@ def register(sub: Any) -> None:
     show.set_defaults(handler=run_show)
     val = psub.add_parser("validate", help="check a profile; exit 2 if it is broken")
     val.add_argument("path", help="profile directory or profile.json")
+    val.add_argument(
+        "--non-monotonic",
+        choices=["error", "warn"],
+        default="error",
+        help="a TTFT that falls as ISL grows: fail (default) or report a warning",
+    )
     val.set_defaults(handler=run_validate)
     _register_producers(psub)
 
@@ -77,9 +83,11 @@ def _register_producers(psub: Any) -> None:
     emu.set_defaults(handler=run_serve_emulated)
 
 
-def _load(path: str | None) -> Any:
+def _load(path: str | None, *, non_monotonic: str = "error") -> Any:
     from planner.perf.profile import DEFAULT_PROFILE_DIR, load_profile
 
+    if non_monotonic == "warn":
+        return load_profile(path or DEFAULT_PROFILE_DIR, non_monotonic="warn")
     return load_profile(path or DEFAULT_PROFILE_DIR)
 
 
@@ -109,11 +117,12 @@ def run_show(args: argparse.Namespace) -> int:
 def run_validate(args: argparse.Namespace) -> int:
     from planner.perf.model import PerfModel
 
-    profile = _load(args.path)
-    PerfModel(profile)
+    profile = _load(args.path, non_monotonic=args.non_monotonic)
+    PerfModel(profile)  # the warnings, if any, were logged while loading
     print(
         f"ok: {profile.source} ({profile.layout}): {len(profile.prefill.isl_tokens)} prefill "
         f"points, {len(profile.decode.kv_usage)} decode points"
+        + (f", {len(profile.warnings)} warning(s)" if profile.warnings else "")
     )
     return 0
 

@@ -113,9 +113,14 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings(config_file=args.config, overrides=overrides)
     if args.rate_scale <= 0:
         raise ConfigError("--rate-scale", args.rate_scale, "> 0")
-    profile = load_profile(settings.profile)
+    non_monotonic = settings.profile_non_monotonic
+    profile = load_profile(settings.profile, non_monotonic=non_monotonic)
     planner_perf = PerfModel(profile)
-    true_profile = load_profile(args.true_profile) if args.true_profile else profile
+    true_profile = (
+        load_profile(args.true_profile, non_monotonic=non_monotonic)
+        if args.true_profile
+        else profile
+    )
     if args.true_slowdown is not None:
         true_profile = scaled_profile(true_profile, slowdown=args.true_slowdown)
     truth_perf = planner_perf if true_profile is profile else PerfModel(true_profile)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -148,7 +147,8 @@ class PlannerService:
         self.consecutive_failures = self.consecutive_failures + 1 if kind else 0
         self.telemetry.record(rec)
         if self.settings.service.log_format == "json":
-            log.info(json.dumps(tick_dict(rec)))
+            # the fields ride on the record; the JSON formatter adds time and level
+            log.info("tick %d", rec.index, extra=tick_dict(rec))
         else:
             log.info(tick_line(rec))
         if self.on_tick is not None:

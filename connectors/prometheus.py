@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 
+from connectors.coverage import coverage, gap_reason, sample_times, samples_query
 from connectors.promql import (
     MEAN_FIELDS,
     interval_queries,
@@ -162,11 +163,14 @@ class PrometheusSource:
             queries = interval_queries(self.settings, window_s=span).all()
             keys = list(queries)
             bucket_query = ttft_bucket_query(self.settings, window_s=span)
-            values, bucket_payload = await asyncio.gather(
+            cover_query = samples_query(self.settings, window_s=span)
+            values, bucket_payload, cover_payload = await asyncio.gather(
                 asyncio.gather(*(self._scalar(queries[k]) for k in keys)),
                 self.client.query(bucket_query),
+                self.client.query(cover_query),
             )
             buckets = parse_buckets(bucket_payload, query=bucket_query)
+            cover = coverage(sample_times(cover_payload, query=cover_query), window_s=span)
         except MetricsError as exc:
             log.warning("metrics missing: %s", exc)
             return Observation.missing(window_s=window_s, reason=str(exc))
@@ -175,6 +179,10 @@ class PrometheusSource:
         if requests is None:
             reason = f"no series for {self.settings.name('requests')}"
             return Observation.missing(window_s=window_s, reason=reason)
+        gap = gap_reason(cover, metric=self.settings.name("requests"))
+        if gap is not None:
+            log.warning("metrics missing: %s", gap)
+            return Observation.missing(window_s=window_s, reason=gap)
         if requests <= 0:
             return Observation(window_s=window_s, requests=0.0)
         means: dict[str, float | None] = {}

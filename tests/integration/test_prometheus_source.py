@@ -41,7 +41,8 @@ async def test_busy_window_gives_means_from_sum_over_count(fake: FakePrometheus)
     assert obs.ttft_s == pytest.approx(0.3) and obs.itl_s == pytest.approx(0.02)
     assert obs.request_duration_s == pytest.approx(2.0)
     # 11 sums/counts and the TTFT histogram (no _bucket series here: None, not missing)
-    assert len(fake.queries) == 12 and all("[60000ms]" in q for q in fake.queries)
+    # 11 means and the request count, the TTFT histogram, the counter's raw samples
+    assert len(fake.queries) == 13 and all("[60000ms]" in q for q in fake.queries)
     assert obs.ttft_buckets is None
 
 
@@ -114,7 +115,7 @@ async def test_500s_are_retried_and_recover(fake: FakePrometheus) -> None:
     fake.mode = "http500"
     src = _source(fake)
     await src.observe(window_s=60)
-    assert fake.hits == 24  # 12 queries x 2 attempts
+    assert fake.hits == 26  # 13 queries x 2 attempts
     fake.mode = "ok"
     obs = await src.observe(window_s=60)
     await src.close()
@@ -135,8 +136,8 @@ async def test_bearer_token_is_sent_and_reread_on_change(
     os.utime(token, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
     await src.observe(window_s=60)
     await src.close()
-    assert set(fake.auth_headers[:12]) == {"Bearer first"}
-    assert set(fake.auth_headers[12:]) == {"Bearer second-token"}
+    assert set(fake.auth_headers[:13]) == {"Bearer first"}
+    assert set(fake.auth_headers[13:]) == {"Bearer second-token"}
 
 
 async def test_missing_token_file_is_missing_data(fake: FakePrometheus, tmp_path: Path) -> None:
@@ -158,6 +159,7 @@ def test_bad_ca_file_is_a_clear_error(tmp_path: Path) -> None:
 async def test_compression_shrinks_the_query_window(fake: FakePrometheus) -> None:
     """With compression 20 a 60 s planner window is a 3 s Prometheus window."""
     fake.values = dynamo_values(requests=30)
+    fake.scrape_s = 0.25
     src = PrometheusSource(MetricsSettings(url=fake.url), time_compression=20)
     obs = await src.observe(window_s=60)
     await src.close()
@@ -189,3 +191,25 @@ async def test_history_failure_raises(fake: FakePrometheus) -> None:
     with pytest.raises(MetricsError, match="500"):
         await src.history(start_s=0, end_s=60, step_s=60)
     await src.close()
+
+
+@pytest.mark.parametrize(
+    ("covered_s", "missing"), [(None, False), (50.0, False), (44.0, True), (31.0, True)]
+)
+async def test_window_straddling_a_metrics_gap_is_missing(
+    fake: FakePrometheus, covered_s: float | None, missing: bool
+) -> None:
+    """Samples 5 s apart that span only the last 44 s (or 31 s) of a 60-s window: a gap
+    at the window's edge, so the window is missing with the reason, never read low; a
+    window spanned but for about two scrape intervals is planned on."""
+    fake.values = dynamo_values(requests=600)
+    fake.covered_s = covered_s
+    src = _source(fake)
+    obs = await src.observe(window_s=60)
+    await src.close()
+    assert obs.is_missing is missing
+    if missing:
+        assert "metrics gap" in (obs.missing_reason or "")
+        assert "of the 60-s window" in (obs.missing_reason or "")
+    else:
+        assert obs.requests == 600

@@ -195,4 +195,23 @@ class PlannerService:
             ticks += 1
             if max_ticks is not None and ticks >= max_ticks:
                 break
-            deadline = self.next_deadline(first=first, now=loop.time())
+            now = loop.time()
+            self._count_skipped(deadline=deadline, now=now)
+            deadline = self.next_deadline(first=first, now=now)
+
+    def _count_skipped(self, *, deadline: float, now: float) -> None:
+        """Grid points that passed while the tick ran late or long (the loop was blocked,
+        a tick overran its interval) are skipped, not made up: log and count them. The
+        failure backoff's pauses are deliberate and not counted."""
+        period = self.clock.wall_s(self.settings.interval_s)
+        skipped = int((now - deadline) // period)
+        if skipped <= 0:
+            return
+        self.telemetry.ticks_skipped.inc(skipped)
+        log.warning(
+            "tick %d ended %.2f s (wall) after its deadline: %d tick(s) of %.2f s skipped",
+            self._index,
+            now - deadline,
+            skipped,
+            period,
+        )

@@ -13,8 +13,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Callable
 
 from connectors.protocols import ApplyReason, ApplyResult, Connector, GraphState, MetricsSource
 from planner.clock import ServiceClock
@@ -28,7 +27,6 @@ from planner.settings import PlannerSettings
 log = logging.getLogger("sla_planner.tick")
 #: apply outcomes that are the connector declining on purpose, not failing
 _DEFERRALS = frozenset({ApplyReason.UNSETTLED, ApplyReason.NOT_LEADER})
-T = TypeVar("T")
 
 
 class PlannerService:
@@ -58,31 +56,12 @@ class PlannerService:
         self.consecutive_failures = 0
         self._index = 0
 
-    # -- connector calls with retries ---------------------------------------------------
-
-    async def _retry(self, kind: str, call: Callable[[], Awaitable[T]]) -> T:
-        svc = self.settings.service
-        last: Exception | None = None
-        for attempt in range(svc.connector_attempts):
-            try:
-                return await call()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                last = exc  # counted by kind in InstrumentedConnector's series
-                log.warning("connector %s failed (attempt %d): %s", kind, attempt + 1, exc)
-                if attempt + 1 < svc.connector_attempts:
-                    await asyncio.sleep(svc.connector_backoff_s * 2**attempt)
-        raise ConnectorError(
-            f"{kind} failed after {svc.connector_attempts} attempts: {last}"
-        ) from last
-
     async def _apply(self, decision: Decision, *, decision_id: str) -> bool:
         targets = decision.targets
         self.pending = decision
-        result: ApplyResult = await self._retry(
-            "apply", lambda: self.connector.apply(targets, decision_id=decision_id)
-        )
+        # one call: the connector retries its own requests (connectors/retry.py), and a
+        # decision that still failed is re-applied whole at the next tick
+        result: ApplyResult = await self.connector.apply(targets, decision_id=decision_id)
         if result.applied:
             self.pending = None
             return True
@@ -113,7 +92,7 @@ class PlannerService:
         try:
             if self.pending is not None and not self.advisory:
                 await self._apply(self.pending, decision_id=f"tick-{self._index}-reapply")
-            graph: GraphState = await self._retry("read", self.connector.read)
+            graph: GraphState = await self.connector.read()
             self.telemetry.replicas(current=graph.desired, ready=graph.ready)
             self.telemetry.hold_gpus(now_s=now, gpus=self._gpus(graph))
             raw = await self.source.observe(window_s=self.settings.interval_s)

@@ -33,9 +33,9 @@ class FakePrometheus:
     range_constant: dict[str, float] = field(default_factory=dict)
     mode: str = "ok"
     delay_s: float = 1.0
-    #: raw samples (bare range selectors) are ``scrape_s`` apart and cover the last
-    #: ``covered_s`` seconds of the window (None: all of it)
-    scrape_s: float = 5.0
+    #: raw samples (bare range selectors) are ``scrape_s`` apart (None: a twelfth of the
+    #: window) and cover the last ``covered_s`` seconds of it (None: all of it)
+    scrape_s: float | None = None
     covered_s: float | None = None
     queries: list[str] = field(default_factory=list)
     auth_headers: list[str | None] = field(default_factory=list)
@@ -89,8 +89,9 @@ class FakePrometheus:
     def _raw_samples(self, name: str, *, window_s: float) -> web.Response:
         end = 10_000.0
         covered = window_s if self.covered_s is None else min(self.covered_s, window_s)
-        n = int(covered // self.scrape_s) + 1
-        stamps = [end - covered + i * self.scrape_s for i in range(n)]
+        spacing = self.scrape_s or window_s / 12
+        n = int(covered // spacing + 1e-9) + 1
+        stamps = [end - covered + i * spacing for i in range(n)]
         present = self.mode != "empty" and self.values.get(name) is not None
         result = (
             [{"metric": {}, "values": [[t, str(float(i))] for i, t in enumerate(stamps)]}]

@@ -218,3 +218,34 @@ async def test_lease_expires_when_holder_stops_renewing(tmp_path: Path) -> None:
     finally:
         await api.close()
         await fake.close()
+
+
+async def test_an_outage_costs_one_retry_policy_per_call_not_stacked_attempts(
+    tmp_path: Path,
+) -> None:
+    """With every read of the graph answered 503, one service tick makes exactly
+    retry.attempts (3 here) requests for it, the connector's one policy, and then fails
+    as a connector error; the service adds no attempts of its own around the connector
+    (it used to: 3 service attempts x 4 connector attempts)."""
+    from planner.clock import ServiceClock
+    from planner.service.loop import PlannerService
+    from planner.service.telemetry import Telemetry
+    from tests.integration.service_helpers import fast_settings
+
+    async with harness("k8s-dgd", tmp_path) as h:
+        assert h.fake is not None
+        assert (await h.connector.read()).settled
+        before = len(h.fake.calls)
+        h.fake.faults.append(Fault(status=503, times=10_000, resource="dynamographdeployments"))
+        service = PlannerService(
+            settings=fast_settings(),
+            planner=None,  # type: ignore[arg-type]  # never reached: the read fails first
+            source=None,  # type: ignore[arg-type]
+            connector=InstrumentedConnector(ReapplyingConnector(h.connector)),
+            telemetry=Telemetry(),
+            clock=ServiceClock(compression=1.0, origin_s=0.0, loop_origin=0.0),
+        )
+        rec = await service.tick()
+        graph_reads = [c for c in h.fake.calls[before:] if c.resource == "dynamographdeployments"]
+        assert rec.error_kind == "connector" and "503" in rec.error
+        assert [c.status for c in graph_reads] == [503, 503, 503]

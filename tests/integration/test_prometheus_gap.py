@@ -62,9 +62,7 @@ async def test_outage_window_is_held_not_read_low(tmp_path: Path) -> None:
     port = free_port()
     exporter = await _counter_exporter(port)
     prom = PrometheusProcess(workdir=tmp_path, targets=[f"127.0.0.1:{port}"], scrape_s=SCRAPE_S)
-    settings = MetricsSettings(
-        url=prom.url, window_s=WINDOW_S, timeout_s=1.0, retries=0, model="m"
-    )
+    settings = MetricsSettings(url=prom.url, window_s=WINDOW_S, timeout_s=1.0, retries=0, model="m")
     src = PrometheusSource(settings)
     naive_query = interval_queries(settings, window_s=WINDOW_S).requests
     records: list[tuple[bool, str, float, float | None]] = []
@@ -79,9 +77,7 @@ async def test_outage_window_is_held_not_read_low(tmp_path: Path) -> None:
         while time.monotonic() < deadline:
             obs = await src.observe(window_s=WINDOW_S)
             naive = await src._scalar(naive_query)
-            records.append(
-                (obs.is_missing, obs.missing_reason or "", obs.request_rate_rps, naive)
-            )
+            records.append((obs.is_missing, obs.missing_reason or "", obs.request_rate_rps, naive))
             if not obs.is_missing and len(records) > 3:
                 break
             await asyncio.sleep(0.25)

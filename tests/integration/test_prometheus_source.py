@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -110,12 +112,18 @@ async def test_faults_give_missing_with_reason(
 
 
 async def test_500s_are_retried_and_recover(fake: FakePrometheus) -> None:
-    """A retryable failure is retried (retries + 1 attempts per query)."""
+    """A retryable failure is retried, at most retries + 1 attempts per query; once one
+    query has used them all the window is missing and the others are cancelled, not
+    left retrying."""
     fake.values = dynamo_values(requests=5)
     fake.mode = "http500"
     src = _source(fake)
-    await src.observe(window_s=60)
-    assert fake.hits == 26  # 13 queries x 2 attempts
+    assert (await src.observe(window_s=60)).is_missing
+    per_query = Counter(fake.queries)
+    assert max(per_query.values()) == 2 and len(fake.queries) <= 26
+    hits = fake.hits
+    await asyncio.sleep(0.3)  # longer than any backoff pause here
+    assert fake.hits == hits, "a query went on after the window was reported"
     fake.mode = "ok"
     obs = await src.observe(window_s=60)
     await src.close()
@@ -159,7 +167,6 @@ def test_bad_ca_file_is_a_clear_error(tmp_path: Path) -> None:
 async def test_compression_shrinks_the_query_window(fake: FakePrometheus) -> None:
     """With compression 20 a 60 s planner window is a 3 s Prometheus window."""
     fake.values = dynamo_values(requests=30)
-    fake.scrape_s = 0.25
     src = PrometheusSource(MetricsSettings(url=fake.url), time_compression=20)
     obs = await src.observe(window_s=60)
     await src.close()
@@ -203,6 +210,7 @@ async def test_window_straddling_a_metrics_gap_is_missing(
     at the window's edge, so the window is missing with the reason, never read low; a
     window spanned but for about two scrape intervals is planned on."""
     fake.values = dynamo_values(requests=600)
+    fake.scrape_s = 5.0
     fake.covered_s = covered_s
     src = _source(fake)
     obs = await src.observe(window_s=60)

@@ -77,21 +77,16 @@ async def test_prometheus_fault_holds_replicas_and_recovers(
     assert last.decision is not None and last.decision.targets[Component.PREFILL] > 1
 
 
-async def test_apply_failure_is_retried_and_the_decision_reapplied(fake: FakePrometheus) -> None:
-    """An apply that fails through all attempts fails the tick (counted as a connector
-    error) and leaves the graph untouched; the next tick re-applies it whole."""
-    settings = fast_settings(
-        **{
-            "metrics.source": "prometheus",
-            "metrics.url": fake.url,
-            "service.connector_attempts": 2,
-        }
-    )
+async def test_failed_apply_fails_the_tick_and_is_reapplied_whole(fake: FakePrometheus) -> None:
+    """An apply that fails fails the tick (counted as a connector error; the service
+    does not retry around the connector, which retries its own requests) and leaves the
+    graph untouched; the next tick re-applies the same decision whole."""
+    settings = fast_settings(**{"metrics.source": "prometheus", "metrics.url": fake.url})
     flaky: list[FlakyConnector] = []
 
     def wrap(inner):  # type: ignore[no-untyped-def]
         f = FlakyConnector(inner)
-        f.fail_apply = 2  # both attempts of the first apply fail
+        f.fail_apply = 1  # the first apply fails
         flaky.append(f)
         return f
 
@@ -114,23 +109,24 @@ async def test_apply_failure_is_retried_and_the_decision_reapplied(fake: FakePro
     stop.set()
     await task
     assert app.service.pending is None
-    assert flaky[0].apply_calls[2] == wanted  # the re-apply is the same whole decision
+    assert flaky[0].apply_calls[1] == wanted  # the re-apply is the same whole decision
     await app.graph.sync()
     assert (
         app.graph.cluster.snapshot().desired_replicas[Component.PREFILL]
         == wanted[Component.PREFILL]
     )
-    assert _sample(text, 'sla_planner_connector_errors_total{kind="error"}') == 2
+    assert _sample(text, 'sla_planner_connector_errors_total{kind="error"}') == 1
 
 
 async def test_read_failure_is_a_counted_tick_error_and_not_fatal(fake: FakePrometheus) -> None:
-    """A connector read failing every attempt fails that tick only; ticking goes on."""
+    """A connector read that fails fails that tick only (one call: the service does not
+    retry around the connector); ticking goes on."""
     settings = fast_settings(**{"metrics.source": "prometheus", "metrics.url": fake.url})
     holder: list[FlakyConnector] = []
 
     def wrap(inner):  # type: ignore[no-untyped-def]
         f = FlakyConnector(inner)
-        f.fail_read = 3  # all attempts of the first tick
+        f.fail_read = 1  # the first tick's read
         holder.append(f)
         return f
 

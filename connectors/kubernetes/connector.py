@@ -113,6 +113,7 @@ class KubernetesConnector:
                     identity=self._identity or default_identity(),
                     lease_duration_s=le.lease_duration_s,
                     renew_every_s=le.renew_every_s,
+                    renew_deadline_s=le.renew_deadline_s,
                     timeout_s=s.request_timeout_s,
                 )
                 # one round before the first decision, so a lone replica writes at once

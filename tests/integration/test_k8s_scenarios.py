@@ -249,3 +249,38 @@ async def test_an_outage_costs_one_retry_policy_per_call_not_stacked_attempts(
         graph_reads = [c for c in h.fake.calls[before:] if c.resource == "dynamographdeployments"]
         assert rec.error_kind == "connector" and "503" in rec.error
         assert [c.status for c in graph_reads] == [503, 503, 503]
+
+
+async def test_holder_steps_down_at_the_renew_deadline_before_the_lease_is_free(
+    tmp_path: Path,
+) -> None:
+    """A holder that cannot renew stops counting itself leader renew_deadline_s (6 s)
+    after its last renewal, while the standby may take the lease only after
+    lease_duration_s (10 s): for those 4 s nobody writes, so a write the old holder
+    began just before stepping down lands before anyone else can write."""
+    from kubernetes_asyncio import client, config
+
+    clock = ManualClock()
+    fake = FakeKubeApi()
+    await fake.start()
+    cfg = client.Configuration()
+    await config.load_kube_config(
+        str(fake.write_kubeconfig(tmp_path / "kc")), client_configuration=cfg, persist_config=False
+    )
+    api = client.ApiClient(cfg)
+    kw = dict(namespace="default", name="l", lease_duration_s=10, renew_every_s=1, timeout_s=2)
+    a = LeaderElector(api, identity="a", clock=clock, renew_deadline_s=6, **kw)  # type: ignore[arg-type]
+    b = LeaderElector(api, identity="b", clock=clock, **kw)  # type: ignore[arg-type]
+    try:
+        assert await a.try_acquire_or_renew()
+        assert not await b.try_acquire_or_renew()
+        clock.advance(5.9)
+        assert a.is_leader
+        clock.advance(0.2)  # 6.1 s since a's last renewal
+        assert not a.is_leader
+        assert not await b.try_acquire_or_renew() and not b.is_leader
+        clock.advance(4.0)  # 10.1 s: the lease is free in b's view
+        assert await b.try_acquire_or_renew() and b.is_leader
+    finally:
+        await api.close()
+        await fake.close()

@@ -46,6 +46,7 @@ def _register_producers(psub: Any) -> None:
     gpu.add_argument("--repeat", type=int, default=10)
     gpu.add_argument("--compare-torch", action="store_true", help="print validation ratios")
     gpu.add_argument("--out", default="out/profile-gpu", help="output directory")
+    gpu.add_argument("--quiet", action="store_true", help="no progress on stderr")
     gpu.set_defaults(handler=run_gpu)
 
     ep = psub.add_parser("endpoint", help="measure a running OpenAI-compatible server")
@@ -67,6 +68,7 @@ def _register_producers(psub: Any) -> None:
     ep.add_argument("--gpu-type", help="recorded in the metadata")
     ep.add_argument("--engine", help="recorded in the metadata (vllm, sglang, ...)")
     ep.add_argument("--out", default="out/profile-endpoint", help="output directory")
+    ep.add_argument("--quiet", action="store_true", help="no progress on stderr")
     ep.set_defaults(handler=run_endpoint)
 
     plot = psub.add_parser("plot", help="PNG of a profile's curves")
@@ -153,7 +155,7 @@ def run_gpu(args: argparse.Namespace) -> int:
         interconnect_gb_s=args.interconnect_gb_s,
         repeat=args.repeat,
     )
-    profile, report = run_gpu_sweep(cfg, compare=args.compare_torch)
+    profile, report = run_gpu_sweep(cfg, compare=args.compare_torch, progress=not args.quiet)
     _write(profile, args.out)
     if report:
         print(json.dumps(report, indent=1))
@@ -184,7 +186,7 @@ def run_endpoint(args: argparse.Namespace) -> int:
         gpu_type=args.gpu_type,
         engine=args.engine,
     )
-    _write(asyncio.run(run_endpoint_sweep(cfg)), args.out)
+    _write(asyncio.run(run_endpoint_sweep(cfg, progress=not args.quiet)), args.out)
     return 0
 
 

@@ -154,7 +154,14 @@ def run(args: argparse.Namespace) -> int:
         "wall_s": round(wall, 2),
     }
     out = Path(args.out) if args.out else Path("out/sim") / Path(args.trace).name.split(".")[0]
-    written = write_report(out, runs=runs, summaries=summaries, meta=meta, plots=not args.no_plots)
+    written = write_report(
+        out,
+        runs=runs,
+        summaries=summaries,
+        meta=meta,
+        plots=not args.no_plots,
+        goal=exp.attainment_goal,
+    )
     if args.json:
         print(json.dumps({"meta": meta, "policies": summaries}, indent=2, default=str))
         return 0

@@ -112,3 +112,16 @@ def test_messages_are_plain_words(tmp_path: Path, yaml_text: str, field: str) ->
     assert info.value.field == field and "expected a known setting" in text
     for leaked in ("Extra inputs are not permitted", "Input should be", "Value error"):
         assert leaked not in text
+
+
+def test_renew_deadline_must_lie_between_renewals_and_the_lease() -> None:
+    """A renew deadline at or past the lease (no margin) or before the next renewal is
+    rejected with the three values; inside the range it is accepted."""
+    base = {"connector.kind": "kubernetes", "connector.kubernetes.graph_name": "g"}
+    le = "connector.kubernetes.leader_election"
+    for bad in (15.0, 4.0):
+        with pytest.raises(ConfigError, match=r"renew_deadline_s=.* must be between"):
+            load_settings(overrides={**base, f"{le}.renew_deadline_s": bad})
+    ok = load_settings(overrides={**base, f"{le}.renew_deadline_s": 12.0})
+    assert ok.connector.kubernetes is not None
+    assert ok.connector.kubernetes.leader_election.renew_deadline_s == 12.0

@@ -12,11 +12,13 @@ import asyncio
 import logging
 import math
 import ssl
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from connectors.coverage import coverage, gap_reason, sample_times, samples_query
 from connectors.promql import (
     MEAN_FIELDS,
     interval_queries,
@@ -25,6 +27,7 @@ from connectors.promql import (
     parse_scalar_vector,
     ttft_bucket_query,
 )
+from connectors.retry import RetryPolicy, retrying
 from connectors.settings import MetricsSettings
 from planner.core.types import LoadPoint, Observation
 from planner.errors import MetricsError
@@ -33,6 +36,8 @@ log = logging.getLogger(__name__)
 
 #: HTTP statuses worth retrying (server trouble or throttling); others fail at once
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: longest pause between two attempts of one query (s)
+_BACKOFF_MAX_S = 5.0
 
 
 class _TokenFile:
@@ -103,21 +108,27 @@ class PrometheusClient:
             return payload
 
     async def call(self, path: str, params: dict[str, str]) -> Any:
-        """POST form ``params`` to ``path``; retries timeouts, connection errors and 5xx."""
-        attempts = self.settings.retries + 1
-        last = ""
-        for attempt in range(attempts):
-            try:
-                return await self._attempt(path, params)
-            except _Retryable as exc:
-                last = str(exc)
-            except TimeoutError:
-                last = f"timed out after {self.settings.timeout_s:g}s"
-            except aiohttp.ClientError as exc:
-                last = f"{type(exc).__name__}: {exc}"
-            if attempt + 1 < attempts:
-                await asyncio.sleep(self.settings.backoff_s * 2**attempt)
-        raise MetricsError(f"prometheus {path} failed after {attempts} attempts: {last}")
+        """POST form ``params`` to ``path``; retries timeouts, connection errors and 5xx
+        (connectors/retry.py, ``metrics.retries`` and ``metrics.backoff_s``)."""
+        policy = RetryPolicy(
+            attempts=self.settings.retries + 1,
+            backoff_base_s=self.settings.backoff_s,
+            backoff_max_s=max(self.settings.backoff_s, _BACKOFF_MAX_S),
+        )
+        try:
+            return await retrying(
+                lambda: self._attempt(path, params),
+                policy=policy,
+                transient=_worth_retrying,
+                what=f"prometheus {path}",
+            )
+        except _Retryable as exc:
+            last = str(exc)
+        except TimeoutError:
+            last = f"timed out after {self.settings.timeout_s:g}s"
+        except aiohttp.ClientError as exc:
+            last = f"{type(exc).__name__}: {exc}"
+        raise MetricsError(f"prometheus {path} failed after {policy.attempts} attempts: {last}")
 
     async def query(self, promql: str) -> Any:
         return await self.call("/api/v1/query", {"query": promql})
@@ -135,6 +146,10 @@ class PrometheusClient:
 
 class _Retryable(Exception):
     """An HTTP answer that is worth asking again."""
+
+
+def _worth_retrying(exc: BaseException) -> bool:
+    return isinstance(exc, _Retryable | TimeoutError | aiohttp.ClientError)
 
 
 class PrometheusSource:
@@ -162,11 +177,14 @@ class PrometheusSource:
             queries = interval_queries(self.settings, window_s=span).all()
             keys = list(queries)
             bucket_query = ttft_bucket_query(self.settings, window_s=span)
-            values, bucket_payload = await asyncio.gather(
-                asyncio.gather(*(self._scalar(queries[k]) for k in keys)),
+            cover_query = samples_query(self.settings, window_s=span)
+            *values, bucket_payload, cover_payload = await _all(
+                *(self._scalar(queries[k]) for k in keys),
                 self.client.query(bucket_query),
+                self.client.query(cover_query),
             )
             buckets = parse_buckets(bucket_payload, query=bucket_query)
+            cover = coverage(sample_times(cover_payload, query=cover_query), window_s=span)
         except MetricsError as exc:
             log.warning("metrics missing: %s", exc)
             return Observation.missing(window_s=window_s, reason=str(exc))
@@ -175,6 +193,10 @@ class PrometheusSource:
         if requests is None:
             reason = f"no series for {self.settings.name('requests')}"
             return Observation.missing(window_s=window_s, reason=reason)
+        gap = gap_reason(cover, metric=self.settings.name("requests"))
+        if gap is not None:
+            log.warning("metrics missing: %s", gap)
+            return Observation.missing(window_s=window_s, reason=gap)
         if requests <= 0:
             return Observation(window_s=window_s, requests=0.0)
         means: dict[str, float | None] = {}
@@ -206,7 +228,7 @@ class PrometheusSource:
         for f in ("isl_tokens", "osl_tokens"):
             wanted[f"{f}.sum"], wanted[f"{f}.count"] = q.sums[f], q.counts[f]
         keys = list(wanted)
-        payloads = await asyncio.gather(
+        payloads = await _all(
             *(
                 self.client.query_range(wanted[k], start_s=start_s, end_s=end_s, step_s=step_s)
                 for k in keys
@@ -234,6 +256,28 @@ class PrometheusSource:
 
     async def close(self) -> None:
         await self.client.close()
+
+
+async def _all(*calls: Awaitable[Any]) -> list[Any]:
+    """Run the queries concurrently and return their answers in order; on the first
+    failure cancel the others, so no query is left running (or retrying) behind a
+    window already reported missing, and raise that failure."""
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tasks = [tg.create_task(_awaited(c)) for c in calls]
+    except ExceptionGroup as group:
+        matched = group.subgroup(MetricsError)
+        if matched is None:
+            raise
+        first = matched.exceptions[0]
+        while isinstance(first, ExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None
+    return [t.result() for t in tasks]
+
+
+async def _awaited(call: Awaitable[Any]) -> Any:
+    return await call
 
 
 def _at(series: dict[float, float], ts: float) -> float | None:

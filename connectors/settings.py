@@ -108,6 +108,9 @@ class LeaderElectionSettings(Section):
     #: a holder that has not renewed for this long has lost the lease
     lease_duration_s: float = Field(15.0, gt=0)
     renew_every_s: float = Field(5.0, gt=0)
+    #: the holder stops writing this long after its last successful renewal, leaving
+    #: the rest of the lease for a write in flight to land; None = 2/3 of the lease
+    renew_deadline_s: float | None = Field(None, gt=0)
     #: defaults to $POD_NAME, then the host name
     identity: str | None = None
 
@@ -117,6 +120,12 @@ class LeaderElectionSettings(Section):
             raise ValueError(
                 f"renew_every_s={self.renew_every_s} must be < "
                 f"lease_duration_s={self.lease_duration_s}"
+            )
+        deadline = self.renew_deadline_s
+        if deadline is not None and not self.renew_every_s < deadline < self.lease_duration_s:
+            raise ValueError(
+                f"renew_deadline_s={deadline} must be between renew_every_s="
+                f"{self.renew_every_s} and lease_duration_s={self.lease_duration_s}"
             )
         return self
 

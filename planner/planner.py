@@ -29,7 +29,10 @@ class Planner:
         forecaster: Forecaster | None = None,
     ) -> None:
         self.settings = settings
-        self.perf = perf if perf is not None else PerfModel(load_profile(settings.profile))
+        if perf is None:
+            profile = load_profile(settings.profile, non_monotonic=settings.profile_non_monotonic)
+            perf = PerfModel(profile)
+        self.perf = perf
         self.config = PolicyConfig(settings=settings, perf=self.perf)
         self.strategy = strategy_named(settings.policy)
         self.warnings = self._check_gpus()

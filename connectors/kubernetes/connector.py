@@ -6,18 +6,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import random
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from connectors.errors import ConnectorFault
-from connectors.kubernetes.errors import with_retries
 from connectors.kubernetes.lease import LeaderElector
 from connectors.kubernetes.rbac import Rule, required_rbac
 from connectors.kubernetes.readiness import assess, list_pods
 from connectors.kubernetes.workload import Workloads
 from connectors.protocols import ApplyReason, ApplyResult, ComponentState, GraphState
+from connectors.retry import RetryPolicy, retrying
 from connectors.settings import KubernetesConnectorSettings
 from connectors.settle import (
     Change,
@@ -43,7 +42,6 @@ class KubernetesConnector:
         namespace: str | None = None,
         identity: str | None = None,
         clock: Callable[[], float] = time.time,
-        rng: random.Random | None = None,
     ) -> None:
         self.settings = settings
         self._api_client = api_client
@@ -51,7 +49,7 @@ class KubernetesConnector:
         self.namespace = namespace or settings.namespace
         self._identity = identity or settings.leader_election.identity
         self._clock = clock
-        self._rng = rng or random.Random()
+        self._retry_policy = RetryPolicy.of(settings.retry)
         self._workloads: Workloads | None = None
         self.elector: LeaderElector | None = None
         self._started = asyncio.Lock()
@@ -115,6 +113,7 @@ class KubernetesConnector:
                     identity=self._identity or default_identity(),
                     lease_duration_s=le.lease_duration_s,
                     renew_every_s=le.renew_every_s,
+                    renew_deadline_s=le.renew_deadline_s,
                     timeout_s=s.request_timeout_s,
                 )
                 # one round before the first decision, so a lone replica writes at once
@@ -125,7 +124,9 @@ class KubernetesConnector:
             return workloads
 
     async def _retry(self, op: Callable[[], Any]) -> Any:
-        return await with_retries(op, retry=self.settings.retry, rng=self._rng)
+        """Each API call retried on its own (transient faults only); never the whole read
+        or apply, so a conflict re-reads one object, not the graph."""
+        return await retrying(op, policy=self._retry_policy, what="Kubernetes API call")
 
     async def read(self) -> GraphState:
         """Replicas and readiness of every component; raises ConnectorFault on failure."""

@@ -1,11 +1,10 @@
 """Turns API server failures into connector faults that say what to do (403 names the
-missing rule, 404 the object), and retries the transient ones with bounded backoff."""
+missing rule, 404 the object) and whether trying again can help; connectors/retry.py
+retries the transient ones."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import random
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -19,7 +18,6 @@ from connectors.errors import (
     Unavailable,
 )
 from connectors.kubernetes.rbac import Rule
-from connectors.settings import RetrySettings
 
 T = TypeVar("T")
 
@@ -85,32 +83,3 @@ async def call(
         return await op()
     except (ApiException, TimeoutError, aiohttp.ClientError, OSError) as exc:
         raise translate(exc, rule=rule, namespace=namespace, obj=obj) from exc
-
-
-def backoff_s(attempt: int, retry: RetrySettings, rng: random.Random) -> float:
-    """Full jitter: uniform in [0, min(max, base * 2**attempt)] seconds."""
-    cap = min(retry.backoff_max_s, retry.backoff_base_s * (2**attempt))
-    return rng.uniform(0.0, cap)
-
-
-async def with_retries(
-    op: Callable[[], Awaitable[T]],
-    *,
-    retry: RetrySettings,
-    rng: random.Random | None = None,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> T:
-    """Run ``op`` up to ``retry.attempts`` times while it fails transiently.
-
-    ``op`` must re-read what it writes (a conflict means our copy is stale), so a retry
-    after a 409 starts from a fresh read.
-    """
-    rng = rng or random.Random()
-    for attempt in range(retry.attempts):
-        try:
-            return await op()
-        except ConnectorFault as exc:
-            if not exc.transient or attempt + 1 >= retry.attempts:
-                raise
-            await sleep(backoff_s(attempt, retry, rng))
-    raise AssertionError("unreachable: the loop returns or raises")

@@ -29,6 +29,10 @@ class LeaderElector:
     Expiry is judged on the local clock from when this candidate last saw the Lease
     change (as client-go does), so clock skew between nodes does not matter: another
     holder's lease is free once its record has not moved for ``lease_duration_s``.
+
+    The holder stops counting itself leader ``renew_deadline_s`` after the start of its
+    last successful renewal (default two thirds of the lease), before anyone else may
+    take the lease: a write it began just before that has the rest of the lease to land.
     """
 
     def __init__(
@@ -41,6 +45,7 @@ class LeaderElector:
         lease_duration_s: float,
         renew_every_s: float,
         timeout_s: float,
+        renew_deadline_s: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         from kubernetes_asyncio import client
@@ -51,6 +56,9 @@ class LeaderElector:
         self.identity = identity
         self._duration_s = lease_duration_s
         self._renew_every_s = renew_every_s
+        self._deadline_s = (
+            renew_deadline_s if renew_deadline_s is not None else lease_duration_s * 2 / 3
+        )
         self._timeout_s = timeout_s
         self._clock = clock
         self._observed: tuple[str, str] | None = None  # (holder, resourceVersion)
@@ -105,7 +113,7 @@ class LeaderElector:
                 )
             except Conflict:
                 return False  # another candidate created it first
-            self._leader_until = started + self._duration_s
+            self._leader_until = started + self._deadline_s
             return True
         spec = lease.spec
         holder = (spec.holder_identity if spec else None) or ""
@@ -133,7 +141,7 @@ class LeaderElector:
             return False
         self._observed = (self.identity, str(updated.metadata.resource_version))
         self._observed_at = started
-        self._leader_until = started + self._duration_s
+        self._leader_until = started + self._deadline_s
         return True
 
     async def run(self) -> None:

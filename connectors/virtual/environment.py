@@ -32,7 +32,7 @@ class VirtualTarget:
     ) -> None:
         self.transport = transport
         self.gpus_per_worker = dict(gpus_per_worker or {})
-        self._last_seq: int | None = None
+        self._last_seen: tuple[int, float] | None = None
         self.latest: TargetMessage | None = None
 
     @classmethod
@@ -57,11 +57,18 @@ class VirtualTarget:
         return cls(transport, gpus_per_worker=gpus_per_worker)
 
     async def poll(self) -> TargetMessage | None:
-        """The planner's target if it is new since the last poll, else None."""
+        """The planner's target if it is new since the last poll, else None.
+
+        New means another ``seq`` or another ``written_at``, not a larger ``seq``: a
+        planner restarted without its folder starts counting again at 1.
+        """
         target = await self.transport.fetch()
-        if target is None or target.seq == self._last_seq:
+        if target is None:
             return None
-        self._last_seq = target.seq
+        seen = (target.seq, target.written_at_s)
+        if seen == self._last_seen:
+            return None
+        self._last_seen = seen
         self.latest = target
         return target
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -15,6 +16,8 @@ from connectors.virtual.protocol import AckMessage, TargetMessage
 
 TARGET_FILE = "target.json"
 ACK_FILE = "ack.json"
+
+log = logging.getLogger(__name__)
 
 
 def write_json_atomic(path: Path, document: dict[str, Any]) -> None:
@@ -53,7 +56,12 @@ def read_json(path: Path) -> object | None:
 
 
 class FilePlannerTransport:
-    """Planner side: publishes target.json, reads ack.json (blocking I/O off the loop)."""
+    """Planner side: publishes target.json, reads ack.json (blocking I/O off the loop).
+
+    A target.json that cannot be parsed is moved aside to ``target.json.corrupt`` (kept
+    for a person to look at) and read as absent; the connector then writes its last
+    decision again, since the planner owns that file.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
@@ -72,9 +80,24 @@ class FilePlannerTransport:
         except OSError as exc:
             raise EnvironmentIOError(f"cannot write {self.target_path}: {exc}") from exc
 
+    def _read_target(self) -> TargetMessage | None:
+        path = self.target_path
+        try:
+            doc = read_json(path)
+            return None if doc is None else TargetMessage.from_json(doc, source=str(path))
+        except EnvironmentIOError as exc:
+            if not path.is_file():
+                raise  # a folder or an unreadable path: writing would not help
+            corrupt = path.with_name(TARGET_FILE + ".corrupt")
+            try:
+                os.replace(path, corrupt)
+            except OSError as move_exc:
+                raise EnvironmentIOError(f"cannot move {path} aside: {move_exc}") from exc
+            log.warning("virtual target: %s; moved it to %s", exc, corrupt.name)
+            return None
+
     async def latest_target(self) -> TargetMessage | None:
-        doc = await asyncio.to_thread(read_json, self.target_path)
-        return None if doc is None else TargetMessage.from_json(doc, source=str(self.target_path))
+        return await asyncio.to_thread(self._read_target)
 
     async def latest_ack(self) -> AckMessage | None:
         doc = await asyncio.to_thread(read_json, self.ack_path)

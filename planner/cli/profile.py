@@ -16,6 +16,12 @@ def register(sub: Any) -> None:
     show.set_defaults(handler=run_show)
     val = psub.add_parser("validate", help="check a profile; exit 2 if it is broken")
     val.add_argument("path", help="profile directory or profile.json")
+    val.add_argument(
+        "--non-monotonic",
+        choices=["error", "warn"],
+        default="error",
+        help="a TTFT that falls as ISL grows: fail (default) or report a warning",
+    )
     val.set_defaults(handler=run_validate)
     _register_producers(psub)
 
@@ -40,6 +46,7 @@ def _register_producers(psub: Any) -> None:
     gpu.add_argument("--repeat", type=int, default=10)
     gpu.add_argument("--compare-torch", action="store_true", help="print validation ratios")
     gpu.add_argument("--out", default="out/profile-gpu", help="output directory")
+    gpu.add_argument("--quiet", action="store_true", help="no progress on stderr")
     gpu.set_defaults(handler=run_gpu)
 
     ep = psub.add_parser("endpoint", help="measure a running OpenAI-compatible server")
@@ -61,6 +68,7 @@ def _register_producers(psub: Any) -> None:
     ep.add_argument("--gpu-type", help="recorded in the metadata")
     ep.add_argument("--engine", help="recorded in the metadata (vllm, sglang, ...)")
     ep.add_argument("--out", default="out/profile-endpoint", help="output directory")
+    ep.add_argument("--quiet", action="store_true", help="no progress on stderr")
     ep.set_defaults(handler=run_endpoint)
 
     plot = psub.add_parser("plot", help="PNG of a profile's curves")
@@ -77,9 +85,11 @@ def _register_producers(psub: Any) -> None:
     emu.set_defaults(handler=run_serve_emulated)
 
 
-def _load(path: str | None) -> Any:
+def _load(path: str | None, *, non_monotonic: str = "error") -> Any:
     from planner.perf.profile import DEFAULT_PROFILE_DIR, load_profile
 
+    if non_monotonic == "warn":
+        return load_profile(path or DEFAULT_PROFILE_DIR, non_monotonic="warn")
     return load_profile(path or DEFAULT_PROFILE_DIR)
 
 
@@ -109,11 +119,12 @@ def run_show(args: argparse.Namespace) -> int:
 def run_validate(args: argparse.Namespace) -> int:
     from planner.perf.model import PerfModel
 
-    profile = _load(args.path)
-    PerfModel(profile)
+    profile = _load(args.path, non_monotonic=args.non_monotonic)
+    PerfModel(profile)  # the warnings, if any, were logged while loading
     print(
         f"ok: {profile.source} ({profile.layout}): {len(profile.prefill.isl_tokens)} prefill "
         f"points, {len(profile.decode.kv_usage)} decode points"
+        + (f", {len(profile.warnings)} warning(s)" if profile.warnings else "")
     )
     return 0
 
@@ -144,7 +155,7 @@ def run_gpu(args: argparse.Namespace) -> int:
         interconnect_gb_s=args.interconnect_gb_s,
         repeat=args.repeat,
     )
-    profile, report = run_gpu_sweep(cfg, compare=args.compare_torch)
+    profile, report = run_gpu_sweep(cfg, compare=args.compare_torch, progress=not args.quiet)
     _write(profile, args.out)
     if report:
         print(json.dumps(report, indent=1))
@@ -175,7 +186,7 @@ def run_endpoint(args: argparse.Namespace) -> int:
         gpu_type=args.gpu_type,
         engine=args.engine,
     )
-    _write(asyncio.run(run_endpoint_sweep(cfg)), args.out)
+    _write(asyncio.run(run_endpoint_sweep(cfg, progress=not args.quiet)), args.out)
     return 0
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from typing import Any
 
@@ -82,18 +81,10 @@ def _settings(args: argparse.Namespace) -> Any:
     return load_settings(config_file=getattr(args, "config", None), overrides=overrides)
 
 
-def _logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    tick = logging.getLogger("sla_planner.tick")
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    tick.addHandler(handler)
-    tick.propagate = False
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+def _logging(settings: Any) -> None:
+    from planner.cli.logs import configure_logging
+
+    configure_logging(settings.service.log_format)
 
 
 def run_service(args: argparse.Namespace) -> int:
@@ -102,7 +93,7 @@ def run_service(args: argparse.Namespace) -> int:
     from planner.service.app import ServiceApp
 
     settings = _settings(args)
-    _logging()
+    _logging(settings)
     app = ServiceApp(settings, emulate=True if args.emulate else None)
     try:
         result = asyncio.run(app.run())
@@ -122,7 +113,7 @@ def run_emulator(args: argparse.Namespace) -> int:
     from planner.emulator.server import emulate
 
     settings = _settings(args)
-    _logging()
+    _logging(settings)
 
     async def main() -> Any:
         stop = asyncio.Event()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 POLICY_NAMES = ("sla", "dynamo", "static", "threshold", "oracle")
@@ -42,6 +41,9 @@ def register(sub: Any) -> None:
     p.add_argument("--out", help="output directory (default out/sim/<trace>)")
     p.add_argument("--no-plots", action="store_true", help="skip PNG plots")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument(
+        "--quiet", action="store_true", help="no progress bars (they show only on a terminal)"
+    )
     g = p.add_argument_group("planner settings")
     g.add_argument("--config", help="YAML settings file")
     g.add_argument("--profile", help="the planner's profile directory")
@@ -79,27 +81,12 @@ def _parse_fleet(text: str) -> dict[Any, int]:
     return out
 
 
-class _Bar:
-    """Plain-text progress on stderr (only on a terminal)."""
-
-    def __init__(self) -> None:
-        self.enabled = sys.stderr.isatty()
-
-    def __call__(self, name: str, frac: float) -> None:
-        if not self.enabled:
-            return
-        filled = int(30 * frac)
-        sys.stderr.write(f"\r{name:<10} [{'#' * filled}{'.' * (30 - filled)}] {frac:4.0%}")
-        if frac >= 1.0:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-
 def run(args: argparse.Namespace) -> int:
     import json
     import time
     from pathlib import Path
 
+    from planner.cli.progress import RunBars, bars_wanted
     from planner.errors import ConfigError
     from planner.perf.model import PerfModel
     from planner.perf.profile import load_profile
@@ -113,28 +100,40 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings(config_file=args.config, overrides=overrides)
     if args.rate_scale <= 0:
         raise ConfigError("--rate-scale", args.rate_scale, "> 0")
-    profile = load_profile(settings.profile)
+    non_monotonic = settings.profile_non_monotonic
+    profile = load_profile(settings.profile, non_monotonic=non_monotonic)
     planner_perf = PerfModel(profile)
-    true_profile = load_profile(args.true_profile) if args.true_profile else profile
+    true_profile = (
+        load_profile(args.true_profile, non_monotonic=non_monotonic)
+        if args.true_profile
+        else profile
+    )
     if args.true_slowdown is not None:
         true_profile = scaled_profile(true_profile, slowdown=args.true_slowdown)
     truth_perf = planner_perf if true_profile is profile else PerfModel(true_profile)
     trace = read_request_trace(
         args.trace, rate_scale=args.rate_scale, seed=args.seed, servegen_hours=args.hours
     )
+    bars = RunBars(enabled=bars_wanted(quiet=args.quiet))
     exp = Experiment(
         trace,
         settings,
         planner_perf,
         truth_perf,
         decode_step_s=args.decode_step_s,
-        progress=_Bar(),
+        progress=bars,
     )
     t0 = time.perf_counter()
-    summaries, runs = exp.compare(
-        args.policy,
-        static_fleet=_parse_fleet(args.static_replicas) if args.static_replicas else None,
-    )
+    try:
+        bars("initial fleet", 0.0)  # a search that can take a while; compare() reuses it
+        exp.initial_fleet()
+        bars("initial fleet", 1.0)
+        summaries, runs = exp.compare(
+            args.policy,
+            static_fleet=_parse_fleet(args.static_replicas) if args.static_replicas else None,
+        )
+    finally:
+        bars.close()
     wall = time.perf_counter() - t0
     meta = {
         "trace": str(args.trace),
@@ -155,7 +154,14 @@ def run(args: argparse.Namespace) -> int:
         "wall_s": round(wall, 2),
     }
     out = Path(args.out) if args.out else Path("out/sim") / Path(args.trace).name.split(".")[0]
-    written = write_report(out, runs=runs, summaries=summaries, meta=meta, plots=not args.no_plots)
+    written = write_report(
+        out,
+        runs=runs,
+        summaries=summaries,
+        meta=meta,
+        plots=not args.no_plots,
+        goal=exp.attainment_goal,
+    )
     if args.json:
         print(json.dumps({"meta": meta, "policies": summaries}, indent=2, default=str))
         return 0

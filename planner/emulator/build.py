@@ -42,7 +42,9 @@ def build_graph(
 ) -> EmulatedGraph:
     """The emulated graph for ``settings`` (mode, GPUs per worker, start-up, targets)."""
     e = settings.emulator
-    perf = perf or PerfModel(load_profile(settings.profile))
+    perf = perf or PerfModel(
+        load_profile(settings.profile, non_monotonic=settings.profile_non_monotonic)
+    )
     if settings.mode == "agg":
         initial = {Component.AGG: e.initial_agg}
     else:

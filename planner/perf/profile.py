@@ -14,15 +14,17 @@ Formats read, in order of preference inside a directory:
 from __future__ import annotations
 
 import json
+import logging
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 from planner.errors import ProfileError
+from planner.perf.npz import load_npz
 
 FORMAT_NAME = "sla-planner-profile"
 FORMAT_VERSION = 1
@@ -33,6 +35,11 @@ DEFAULT_PROFILE_DIR = (
 )
 
 FloatArray = NDArray[np.float64]
+#: what a profile whose TTFT falls as ISL grows does: stop (``error``) or load with a
+#: warning naming the points (``warn``)
+NonMonotonic = Literal["error", "warn"]
+
+log = logging.getLogger("sla_planner.profile")
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,8 @@ class PrefillData:
     isl_tokens: FloatArray
     ttft_ms: FloatArray
     thpt_tokens_per_s_per_gpu: FloatArray
+    #: False when the source listed the points out of ISL order (they are sorted here)
+    listed_in_order: bool = True
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,8 @@ class ProfileData:
     #: where it was read from and in which layout
     source: str
     layout: str
+    #: problems found and accepted (``non_monotonic="warn"``), one sentence each
+    warnings: tuple[str, ...] = ()
 
 
 # ----------------------------------------------------------------------------- validation
@@ -137,6 +148,7 @@ def validate_prefill(source: str, isl: object, ttft: object, thpt: object) -> Pr
     if len(a_isl) < 2:
         raise ProfileError(source, "prefill_isl", "needs at least 2 points to interpolate")
     order = np.argsort(a_isl, kind="stable")
+    in_order = bool((order == np.arange(len(order))).all())
     a_isl, a_ttft, a_thpt = a_isl[order], a_ttft[order], a_thpt[order]
     dup = np.diff(a_isl) == 0
     if dup.any():
@@ -145,7 +157,28 @@ def validate_prefill(source: str, isl: object, ttft: object, thpt: object) -> Pr
             "prefill_isl",
             f"duplicate ISL {a_isl[int(np.argmax(dup))]!r}: expected distinct input lengths",
         )
-    return PrefillData(isl_tokens=a_isl, ttft_ms=a_ttft, thpt_tokens_per_s_per_gpu=a_thpt)
+    return PrefillData(
+        isl_tokens=a_isl, ttft_ms=a_ttft, thpt_tokens_per_s_per_gpu=a_thpt, listed_in_order=in_order
+    )
+
+
+def ttft_falls(prefill: PrefillData, *, shown: int = 3) -> str | None:
+    """Where TTFT falls as ISL grows (a longer prompt cannot be served faster on the same
+    worker, so such points are a measurement or a column mix-up), or None."""
+    falls = np.flatnonzero(np.diff(prefill.ttft_ms) < 0)
+    if falls.size == 0:
+        return None
+    isl, ttft = prefill.isl_tokens, prefill.ttft_ms
+    pairs = [
+        f"ISL {isl[i]:g} -> {ttft[i]:.4g} ms but ISL {isl[i + 1]:g} -> {ttft[i + 1]:.4g} ms"
+        for i in falls[:shown]
+    ]
+    more = f" and {falls.size - shown} more" if falls.size > shown else ""
+    order = "" if prefill.listed_in_order else " (the file lists ISL out of order)"
+    return (
+        f"TTFT falls as ISL grows at {falls.size} point(s){order}: {'; '.join(pairs)}{more}; "
+        "expected TTFT to rise with ISL"
+    )
 
 
 def validate_decode(
@@ -191,11 +224,7 @@ def validate_decode(
 
 
 def _load_npz(path: Path) -> dict[str, Any]:
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            return {k: npz[k] for k in npz.files}
-    except (OSError, ValueError) as exc:
-        raise ProfileError(str(path), "file", f"cannot read npz ({exc})") from exc
+    return load_npz(path)
 
 
 def _load_json(path: Path) -> dict[str, Any]:
@@ -322,9 +351,29 @@ def _read_ours(path: Path) -> ProfileData:
     return ProfileData(prefill=prefill, decode=decode, meta=meta, source=src, layout="sla-planner")
 
 
-def load_profile(path: str | Path, *, config_index: int = 0) -> ProfileData:
-    """Load a profile from a directory or a ``profile.json`` file; raise ProfileError."""
-    p = Path(path)
+def load_profile(
+    path: str | Path, *, config_index: int = 0, non_monotonic: NonMonotonic = "error"
+) -> ProfileData:
+    """Load a profile from a directory or a ``profile.json`` file; raise ProfileError.
+
+    A prefill curve whose TTFT falls as ISL grows is an error, or with
+    ``non_monotonic="warn"`` a logged warning (also in ``ProfileData.warnings``).
+    """
+    profile = _read_any(Path(path), config_index=config_index)
+    falls = ttft_falls(profile.prefill)
+    if falls is None:
+        return profile
+    if non_monotonic == "error":
+        raise ProfileError(
+            profile.source,
+            "prefill_ttft",
+            f"{falls} (set profile_non_monotonic: warn to load it anyway)",
+        )
+    log.warning("profile %s: %s", profile.source, falls)
+    return replace(profile, warnings=(*profile.warnings, falls))
+
+
+def _read_any(p: Path, *, config_index: int) -> ProfileData:
     if p.is_file():
         if p.suffix == ".json":
             return _read_ours(p)

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Callable
 
 from connectors.protocols import ApplyReason, ApplyResult, Connector, GraphState, MetricsSource
 from planner.clock import ServiceClock
@@ -29,7 +27,6 @@ from planner.settings import PlannerSettings
 log = logging.getLogger("sla_planner.tick")
 #: apply outcomes that are the connector declining on purpose, not failing
 _DEFERRALS = frozenset({ApplyReason.UNSETTLED, ApplyReason.NOT_LEADER})
-T = TypeVar("T")
 
 
 class PlannerService:
@@ -61,31 +58,12 @@ class PlannerService:
         #: decision warnings already logged (each is logged once, when first seen)
         self.warned: set[str] = set()
 
-    # -- connector calls with retries ---------------------------------------------------
-
-    async def _retry(self, kind: str, call: Callable[[], Awaitable[T]]) -> T:
-        svc = self.settings.service
-        last: Exception | None = None
-        for attempt in range(svc.connector_attempts):
-            try:
-                return await call()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                last = exc  # counted by kind in InstrumentedConnector's series
-                log.warning("connector %s failed (attempt %d): %s", kind, attempt + 1, exc)
-                if attempt + 1 < svc.connector_attempts:
-                    await asyncio.sleep(svc.connector_backoff_s * 2**attempt)
-        raise ConnectorError(
-            f"{kind} failed after {svc.connector_attempts} attempts: {last}"
-        ) from last
-
     async def _apply(self, decision: Decision, *, decision_id: str) -> bool:
         targets = decision.targets
         self.pending = decision
-        result: ApplyResult = await self._retry(
-            "apply", lambda: self.connector.apply(targets, decision_id=decision_id)
-        )
+        # one call: the connector retries its own requests (connectors/retry.py), and a
+        # decision that still failed is re-applied whole at the next tick
+        result: ApplyResult = await self.connector.apply(targets, decision_id=decision_id)
         if result.applied:
             self.pending = None
             return True
@@ -116,7 +94,7 @@ class PlannerService:
         try:
             if self.pending is not None and not self.advisory:
                 await self._apply(self.pending, decision_id=f"tick-{self._index}-reapply")
-            graph: GraphState = await self._retry("read", self.connector.read)
+            graph: GraphState = await self.connector.read()
             self.telemetry.replicas(current=graph.desired, ready=graph.ready)
             self.telemetry.hold_gpus(now_s=now, gpus=self._gpus(graph))
             raw = await self.source.observe(window_s=self.settings.interval_s)
@@ -157,7 +135,8 @@ class PlannerService:
         self.consecutive_failures = self.consecutive_failures + 1 if kind else 0
         self.telemetry.record(rec)
         if self.settings.service.log_format == "json":
-            log.info(json.dumps(tick_dict(rec)))
+            # the fields ride on the record; the JSON formatter adds time and level
+            log.info("tick %d", rec.index, extra=tick_dict(rec))
         else:
             log.info(tick_line(rec))
         if self.on_tick is not None:
@@ -205,4 +184,23 @@ class PlannerService:
             ticks += 1
             if max_ticks is not None and ticks >= max_ticks:
                 break
-            deadline = self.next_deadline(first=first, now=loop.time())
+            now = loop.time()
+            self._count_skipped(deadline=deadline, now=now)
+            deadline = self.next_deadline(first=first, now=now)
+
+    def _count_skipped(self, *, deadline: float, now: float) -> None:
+        """Grid points that passed while the tick ran late or long (the loop was blocked,
+        a tick overran its interval) are skipped, not made up: log and count them. The
+        failure backoff's pauses are deliberate and not counted."""
+        period = self.clock.wall_s(self.settings.interval_s)
+        skipped = int((now - deadline) // period)
+        if skipped <= 0:
+            return
+        self.telemetry.ticks_skipped.inc(skipped)
+        log.warning(
+            "tick %d ended %.2f s (wall) after its deadline: %d tick(s) of %.2f s skipped",
+            self._index,
+            now - deadline,
+            skipped,
+            period,
+        )

@@ -36,6 +36,11 @@ class Telemetry:
         p = "sla_planner_"
         self.ticks = Counter(f"{p}ticks", "Ticks run (failed ones included)", registry=r)
         self.tick_errors = Counter(f"{p}tick_errors", "Failed ticks by kind", ["kind"], registry=r)
+        self.ticks_skipped = Counter(
+            f"{p}ticks_skipped",
+            "Ticks skipped because the previous tick overran its interval or the loop was late",
+            registry=r,
+        )
         self.desired = Gauge(
             f"{p}desired_replicas", "Replicas the planner wants", ["component"], registry=r
         )

@@ -32,8 +32,18 @@ def _section(model: type[BaseModel], path: tuple[str, ...]) -> type[BaseModel] |
 
 
 def _suggest(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word.lower(), choices, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    """`` (did you mean 'x'?)`` for the closest choice, compared case-insensitively."""
+    by_lower = {c.lower(): c for c in choices}
+    close = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
+    return f" (did you mean {by_lower[close[0]]!r}?)" if close else ""
+
+
+#: pydantic error types whose own wording is for programmers, in the user's words
+_PLAIN = {
+    "model_type": "a section of settings (a mapping of names to values)",
+    "model_attributes_type": "a section of settings (a mapping of names to values)",
+    "dict_type": "a mapping of names to values",
+}
 
 
 def _describe(err: Any) -> tuple[str, object, str]:
@@ -43,10 +53,14 @@ def _describe(err: Any) -> tuple[str, object, str]:
     kind = err.get("type", "")
     if kind == "extra_forbidden":
         parent = _section(PlannerSettings, loc[:-1])
-        known = sorted(parent.model_fields) if parent is not None else []
-        return field, value, "no such setting" + _suggest(loc[-1], known)
+        prefix = "".join(f"{p}." for p in loc[:-1])
+        known = [prefix + k for k in sorted(parent.model_fields)] if parent is not None else []
+        where = f" of {'.'.join(loc[:-1])}" if loc[:-1] else ""
+        return field, value, f"a known setting{where}" + _suggest(field, known)
     if kind == "missing":
         return field, "<unset>", "a value (this setting is required)"
+    if kind in _PLAIN:
+        return field, value, _PLAIN[kind]
     text = str(err.get("msg", "a valid value"))
     for prefix in ("Value error, ", "Input should be ", "Assertion failed, "):
         text = text.removeprefix(prefix)
@@ -76,6 +90,13 @@ def _env_problems() -> list[tuple[str, object, str]]:
                 break  # a plain (or mapping) field: its value is pydantic's to check
             model = sub
     return problems
+
+
+def _env_name(field: str) -> str:
+    """The ``PLANNER_`` variable that sets a dotted field (or the variable itself)."""
+    if field.upper().startswith(ENV_PREFIX):
+        return field.upper()
+    return ENV_PREFIX + field.replace(".", "__").upper()
 
 
 def _set_path(tree: dict[str, Any], dotted: str, value: Any) -> None:
@@ -125,7 +146,11 @@ def load_settings(
             os.environ.pop(CONFIG_FILE_VAR, None)
         settings = PlannerSettings(**init)
     except ValidationError as exc:
-        raise ConfigError.of([*(_describe(e) for e in exc.errors()), *problems]) from exc
+        described = [_describe(e) for e in exc.errors()]
+        # an unknown PLANNER_ variable also reaches pydantic as an unknown key: say it once
+        from_env = {_env_name(f) for f, _, _ in problems}
+        described = [d for d in described if _env_name(d[0]) not in from_env]
+        raise ConfigError.of([*described, *problems]) from exc
     finally:
         if previous is None:
             os.environ.pop(CONFIG_FILE_VAR, None)

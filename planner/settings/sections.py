@@ -21,9 +21,6 @@ class ServiceSettings(Section):
     keep_decisions: int = Field(50, ge=1, le=10000)
     #: most seconds (planner time) between ticks after repeated failures
     max_backoff_s: float = Field(600.0, gt=0)
-    #: connector read/apply attempts per tick and the pause between them (wall s)
-    connector_attempts: int = Field(3, ge=1, le=10)
-    connector_backoff_s: float = Field(0.2, ge=0)
     #: planner seconds per wall second (>1 replays time faster; 1 = real time)
     time_compression: float = Field(1.0, gt=0, le=10000)
     #: stop after this many ticks (None = run until signalled)

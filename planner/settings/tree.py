@@ -16,7 +16,7 @@ from pydantic_settings import (
 from connectors.settings import ConnectorSettings, MetricsSettings
 from planner.core.settings import PolicySettings
 from planner.forecast.settings import PredictorSettings
-from planner.perf.profile import DEFAULT_PROFILE_DIR
+from planner.perf.profile import DEFAULT_PROFILE_DIR, NonMonotonic
 from planner.settings.sections import EmulatorSettings, ServiceSettings
 
 ENV_PREFIX = "PLANNER_"
@@ -34,6 +34,8 @@ class PlannerSettings(PolicySettings, BaseSettings):
     )
 
     profile: Path = DEFAULT_PROFILE_DIR
+    #: a profile whose TTFT falls as ISL grows: stop start-up, or load it with a warning
+    profile_non_monotonic: NonMonotonic = "error"
     predictor: PredictorSettings = PredictorSettings()
     connector: ConnectorSettings = ConnectorSettings()
     metrics: MetricsSettings = MetricsSettings()

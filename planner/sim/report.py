@@ -1,11 +1,12 @@
-"""Plots (matplotlib Agg, imported lazily) and a self-contained HTML report of a comparison."""
+"""Plots (matplotlib Agg, imported lazily) and a self-contained HTML report of a comparison
+(a Jinja2 template: the verdict first, a table of the policies, the plots, the run)."""
 
 from __future__ import annotations
 
 import base64
-import html
 import io
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,10 @@ import numpy as np
 
 from planner.sim.metrics import windowed_percentiles
 from planner.sim.runner import SimRun
+from planner.sim.verdict import verdict
+
+#: the share of requests within both targets a policy must reach (Experiment's goal)
+ATTAINMENT_GOAL = 0.99
 
 _COLORS = {"prefill": "tab:blue", "decode": "tab:orange", "agg": "tab:green"}
 
@@ -96,12 +101,65 @@ def _png(fig: Any, path: Path) -> bytes:
     return data
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    if isinstance(v, dict):
-        return ", ".join(f"{k}: {_fmt(x)}" for k, x in v.items())
-    return html.escape(str(v))
+def _num(value: Any, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def _pct(value: Any) -> str:
+    return "-" if value is None else f"{100 * float(value):.2f}%"
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_plain(v)}" for k, v in value.items())
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "-" if value is None else str(value)
+
+
+def _environment() -> Any:
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+    env = Environment(
+        loader=PackageLoader("planner.sim", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+        undefined=StrictUndefined,  # a misspelt field fails the test, not the reader
+    )
+    env.filters.update(num=_num, pct=_pct, plain=_plain, basename=lambda p: Path(str(p)).name)
+    return env
+
+
+def render_report(
+    *,
+    summaries: list[dict[str, Any]],
+    meta: dict[str, Any],
+    images: list[tuple[str, bytes]],
+    goal: float = ATTAINMENT_GOAL,
+) -> str:
+    """The self-contained HTML page: the verdict first, then the table, the plots
+    (embedded PNGs) and the run's settings."""
+    captions = {"comparison": "GPUs held over time by each policy, and GPU-hours against SLA"}
+    captions["comparison"] += " attainment (the red line is the goal)."
+    for name, _ in images:
+        captions.setdefault(
+            name,
+            f"{name}: load, replicas asked for and ready, TTFT and ITL percentiles per "
+            "interval against their targets (red).",
+        )
+    return str(
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            verdict=verdict(summaries, goal=goal),
+            summaries=summaries,
+            meta=meta,
+            goal=goal,
+            images=[(n, base64.b64encode(b).decode()) for n, b in images],
+            captions=captions,
+        )
+    )
 
 
 def write_report(
@@ -111,6 +169,7 @@ def write_report(
     summaries: list[dict[str, Any]],
     meta: dict[str, Any],
     plots: bool = True,
+    goal: float = ATTAINMENT_GOAL,
 ) -> dict[str, Path]:
     """summary.json, one PNG per policy plus a comparison PNG, and report.html."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -125,34 +184,7 @@ def write_report(
         for name, run in runs.items():
             fig = policy_figure(run, ttft_ms=meta["ttft_ms"], itl_ms=meta["itl_ms"])
             images.append((name, _png(fig, out_dir / f"policy_{name}.png")))
-    cols = [
-        "policy",
-        "attainment",
-        "gpu_hours",
-        "ttft_ms",
-        "itl_ms",
-        "goodput_rps",
-        "scale_events",
-        "direction_reversals",
-        "budget_violations",
-    ]
-    rows = "".join(
-        "<tr>" + "".join(f"<td>{_fmt(s.get(c))}</td>" for c in cols) + "</tr>" for s in summaries
-    )
-    imgs = "".join(
-        f"<h2>{html.escape(n)}</h2><img alt='{html.escape(n)}' "
-        f"src='data:image/png;base64,{base64.b64encode(b).decode()}'/>"
-        for n, b in images
-    )
-    page = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>sla-planner simulation</title>"
-        "<style>body{font-family:sans-serif;margin:2em}td,th{border:1px solid #ccc;"
-        "padding:4px;font-size:12px}table{border-collapse:collapse}</style></head><body>"
-        f"<h1>Simulation: {html.escape(str(meta.get('trace')))}</h1>"
-        f"<pre>{html.escape(json.dumps(meta, indent=1, default=str))}</pre>"
-        "<table><tr>" + "".join(f"<th>{c}</th>" for c in cols) + f"</tr>{rows}</table>"
-        f"{imgs}</body></html>"
-    )
     written["report"] = out_dir / "report.html"
+    page = render_report(summaries=summaries, meta=meta, images=images, goal=goal)
     written["report"].write_text(page)
     return written

@@ -70,7 +70,7 @@ def _pct(values: list[float]) -> dict[str, float]:
 
 async def _ticks() -> dict[str, Any]:
     logging.getLogger("sla_planner.tick").setLevel(logging.WARNING)
-    settings = load_settings(overrides={"interval_s": 60.0, "service.connector_backoff_s": 0.0})
+    settings = load_settings(overrides={"interval_s": 60.0})
     channel = MemoryChannel()
     env = VirtualTarget(channel)
     await env.report(decision_id=None, replicas={Component.PREFILL: 1, Component.DECODE: 1})

@@ -59,3 +59,67 @@ def test_simulate_rejects_bad_static_fleet(tmp_path: Path) -> None:
     code = main(["simulate", "--trace", str(trace), "--policy", "static",
                  "--static-replicas", "prefill=x", "--out", str(tmp_path / "o")])  # fmt: skip
     assert code == 2
+
+
+def _simulate_with_stderr_on_a_terminal(*args: str) -> str:
+    """Run simulate with stderr on a pseudo-terminal (as a person's shell has it) and
+    return what it wrote there."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "planner", "simulate", *args],
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=slave,
+    )
+    os.close(slave)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 1.0)
+            if not ready:
+                if proc.poll() is not None:
+                    break
+                continue
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the child closed its end
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
+    assert proc.returncode == 0
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+@pytest.mark.slow
+def test_progress_bars_only_on_a_terminal_and_not_with_quiet(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On a terminal simulate draws a bar for the initial-fleet search and for each run;
+    with --quiet, or with stderr not a terminal, it draws none."""
+    trace = _azure_csv(tmp_path / "trace.csv")
+    common = ["--trace", str(trace), "--policy", "sla", "static", "--static-replicas",
+              "prefill=2,decode=1", "--interval-s", "60", "--no-plots"]  # fmt: skip
+    shown = _simulate_with_stderr_on_a_terminal(*common, "--out", str(tmp_path / "a"))
+    for label in ("initial fleet", "sla", "static"):
+        assert f"\r{label}" in shown and "100%|" in shown, shown[-400:]
+    quiet = _simulate_with_stderr_on_a_terminal(*common, "--out", str(tmp_path / "b"), "--quiet")
+    assert "%|" not in quiet
+    assert main(["simulate", *common, "--out", str(tmp_path / "c")]) == 0
+    assert "%|" not in capsys.readouterr().err

@@ -10,6 +10,8 @@ from typing import Any
 from aiohttp import web
 
 _METRIC = re.compile(r"increase\(([A-Za-z_:][A-Za-z0-9_:]*)\{")
+#: a bare range selector, ``name{...}[Nms]``: the raw samples of a series over a window
+_RAW = re.compile(r"^([A-Za-z_:][A-Za-z0-9_:]*)\{[^}]*\}\[(\d+)ms\]$")
 
 
 @dataclass
@@ -31,6 +33,10 @@ class FakePrometheus:
     range_constant: dict[str, float] = field(default_factory=dict)
     mode: str = "ok"
     delay_s: float = 1.0
+    #: raw samples (bare range selectors) are ``scrape_s`` apart (None: a twelfth of the
+    #: window) and cover the last ``covered_s`` seconds of it (None: all of it)
+    scrape_s: float | None = None
+    covered_s: float | None = None
     queries: list[str] = field(default_factory=list)
     auth_headers: list[str | None] = field(default_factory=list)
     hits: int = 0
@@ -50,6 +56,9 @@ class FakePrometheus:
         if self.mode == "bad_query":
             body = {"status": "error", "errorType": "bad_data", "error": "parse error"}
             return web.json_response(body, status=400)
+        raw = _RAW.match(query)
+        if raw is not None and request.path.endswith("/query"):
+            return self._raw_samples(raw.group(1), window_s=int(raw.group(2)) / 1000.0)
         m = _METRIC.search(query)
         name = m.group(1) if m else ""
         if request.path.endswith("query_range"):
@@ -75,6 +84,22 @@ class FakePrometheus:
         result = [] if value is None else [{"metric": {}, "value": [1.0, str(value)]}]
         return web.json_response(
             {"status": "success", "data": {"resultType": "vector", "result": result}}
+        )
+
+    def _raw_samples(self, name: str, *, window_s: float) -> web.Response:
+        end = 10_000.0
+        covered = window_s if self.covered_s is None else min(self.covered_s, window_s)
+        spacing = self.scrape_s or window_s / 12
+        n = int(covered // spacing + 1e-9) + 1
+        stamps = [end - covered + i * spacing for i in range(n)]
+        present = self.mode != "empty" and self.values.get(name) is not None
+        result = (
+            [{"metric": {}, "values": [[t, str(float(i))] for i, t in enumerate(stamps)]}]
+            if present
+            else []
+        )
+        return web.json_response(
+            {"status": "success", "data": {"resultType": "matrix", "result": result}}
         )
 
     async def start(self) -> str:

@@ -21,7 +21,6 @@ def fast_settings(**overrides: Any) -> PlannerSettings:
         "startup_s": 30.0,
         "service.port": 0,
         "service.time_compression": 60.0,
-        "service.connector_backoff_s": 0.01,
         "emulator.port": 0,
         "stabilization.scale_down_window_s": 0.0,
         "metrics.timeout_s": 0.3,

@@ -218,3 +218,69 @@ async def test_lease_expires_when_holder_stops_renewing(tmp_path: Path) -> None:
     finally:
         await api.close()
         await fake.close()
+
+
+async def test_an_outage_costs_one_retry_policy_per_call_not_stacked_attempts(
+    tmp_path: Path,
+) -> None:
+    """With every read of the graph answered 503, one service tick makes exactly
+    retry.attempts (3 here) requests for it, the connector's one policy, and then fails
+    as a connector error; the service adds no attempts of its own around the connector
+    (it used to: 3 service attempts x 4 connector attempts)."""
+    from planner.clock import ServiceClock
+    from planner.service.loop import PlannerService
+    from planner.service.telemetry import Telemetry
+    from tests.integration.service_helpers import fast_settings
+
+    async with harness("k8s-dgd", tmp_path) as h:
+        assert h.fake is not None
+        assert (await h.connector.read()).settled
+        before = len(h.fake.calls)
+        h.fake.faults.append(Fault(status=503, times=10_000, resource="dynamographdeployments"))
+        service = PlannerService(
+            settings=fast_settings(),
+            planner=None,  # type: ignore[arg-type]  # never reached: the read fails first
+            source=None,  # type: ignore[arg-type]
+            connector=InstrumentedConnector(ReapplyingConnector(h.connector)),
+            telemetry=Telemetry(),
+            clock=ServiceClock(compression=1.0, origin_s=0.0, loop_origin=0.0),
+        )
+        rec = await service.tick()
+        graph_reads = [c for c in h.fake.calls[before:] if c.resource == "dynamographdeployments"]
+        assert rec.error_kind == "connector" and "503" in rec.error
+        assert [c.status for c in graph_reads] == [503, 503, 503]
+
+
+async def test_holder_steps_down_at_the_renew_deadline_before_the_lease_is_free(
+    tmp_path: Path,
+) -> None:
+    """A holder that cannot renew stops counting itself leader renew_deadline_s (6 s)
+    after its last renewal, while the standby may take the lease only after
+    lease_duration_s (10 s): for those 4 s nobody writes, so a write the old holder
+    began just before stepping down lands before anyone else can write."""
+    from kubernetes_asyncio import client, config
+
+    clock = ManualClock()
+    fake = FakeKubeApi()
+    await fake.start()
+    cfg = client.Configuration()
+    await config.load_kube_config(
+        str(fake.write_kubeconfig(tmp_path / "kc")), client_configuration=cfg, persist_config=False
+    )
+    api = client.ApiClient(cfg)
+    kw = dict(namespace="default", name="l", lease_duration_s=10, renew_every_s=1, timeout_s=2)
+    a = LeaderElector(api, identity="a", clock=clock, renew_deadline_s=6, **kw)  # type: ignore[arg-type]
+    b = LeaderElector(api, identity="b", clock=clock, **kw)  # type: ignore[arg-type]
+    try:
+        assert await a.try_acquire_or_renew()
+        assert not await b.try_acquire_or_renew()
+        clock.advance(5.9)
+        assert a.is_leader
+        clock.advance(0.2)  # 6.1 s since a's last renewal
+        assert not a.is_leader
+        assert not await b.try_acquire_or_renew() and not b.is_leader
+        clock.advance(4.0)  # 10.1 s: the lease is free in b's view
+        assert await b.try_acquire_or_renew() and b.is_leader
+    finally:
+        await api.close()
+        await fake.close()

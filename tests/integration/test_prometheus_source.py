@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -41,7 +43,8 @@ async def test_busy_window_gives_means_from_sum_over_count(fake: FakePrometheus)
     assert obs.ttft_s == pytest.approx(0.3) and obs.itl_s == pytest.approx(0.02)
     assert obs.request_duration_s == pytest.approx(2.0)
     # 11 sums/counts and the TTFT histogram (no _bucket series here: None, not missing)
-    assert len(fake.queries) == 12 and all("[60000ms]" in q for q in fake.queries)
+    # 11 means and the request count, the TTFT histogram, the counter's raw samples
+    assert len(fake.queries) == 13 and all("[60000ms]" in q for q in fake.queries)
     assert obs.ttft_buckets is None
 
 
@@ -109,15 +112,23 @@ async def test_faults_give_missing_with_reason(
 
 
 async def test_500s_are_retried_and_recover(fake: FakePrometheus) -> None:
-    """A retryable failure is retried (retries + 1 attempts per query)."""
+    """A retryable failure is retried, at most retries + 1 attempts per query; once one
+    query has used them all the window is missing and the others are cancelled, not
+    left retrying."""
     fake.values = dynamo_values(requests=5)
     fake.mode = "http500"
     src = _source(fake)
-    await src.observe(window_s=60)
-    assert fake.hits == 24  # 12 queries x 2 attempts
-    fake.mode = "ok"
-    obs = await src.observe(window_s=60)
-    await src.close()
+    try:
+        assert (await src.observe(window_s=60)).is_missing
+        ours = ("_awaited", "PrometheusSource.", "PrometheusClient.")
+        left = [t for t in asyncio.all_tasks() if t.get_coro().__qualname__.startswith(ours)]
+        assert left == [], "queries still running after the window was reported missing"
+        per_query = Counter(fake.queries)
+        assert max(per_query.values()) == 2 and len(fake.queries) <= 26
+        fake.mode = "ok"
+        obs = await src.observe(window_s=60)
+    finally:
+        await src.close()
     assert obs.requests == 5
 
 
@@ -135,8 +146,8 @@ async def test_bearer_token_is_sent_and_reread_on_change(
     os.utime(token, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
     await src.observe(window_s=60)
     await src.close()
-    assert set(fake.auth_headers[:12]) == {"Bearer first"}
-    assert set(fake.auth_headers[12:]) == {"Bearer second-token"}
+    assert set(fake.auth_headers[:13]) == {"Bearer first"}
+    assert set(fake.auth_headers[13:]) == {"Bearer second-token"}
 
 
 async def test_missing_token_file_is_missing_data(fake: FakePrometheus, tmp_path: Path) -> None:
@@ -189,3 +200,26 @@ async def test_history_failure_raises(fake: FakePrometheus) -> None:
     with pytest.raises(MetricsError, match="500"):
         await src.history(start_s=0, end_s=60, step_s=60)
     await src.close()
+
+
+@pytest.mark.parametrize(
+    ("covered_s", "missing"), [(None, False), (50.0, False), (44.0, True), (31.0, True)]
+)
+async def test_window_straddling_a_metrics_gap_is_missing(
+    fake: FakePrometheus, covered_s: float | None, missing: bool
+) -> None:
+    """Samples 5 s apart that span only the last 44 s (or 31 s) of a 60-s window: a gap
+    at the window's edge, so the window is missing with the reason, never read low; a
+    window spanned but for about two scrape intervals is planned on."""
+    fake.values = dynamo_values(requests=600)
+    fake.scrape_s = 5.0
+    fake.covered_s = covered_s
+    src = _source(fake)
+    obs = await src.observe(window_s=60)
+    await src.close()
+    assert obs.is_missing is missing
+    if missing:
+        assert "metrics gap" in (obs.missing_reason or "")
+        assert "of the 60-s window" in (obs.missing_reason or "")
+    else:
+        assert obs.requests == 600

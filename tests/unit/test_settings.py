@@ -56,3 +56,72 @@ def test_missing_or_malformed_config_file_is_a_config_error(tmp_path: Path) -> N
     bad.write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="YAML mapping"):
         load_settings(config_file=bad)
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bad values, unknown keys (YAML), a wrong section type and unknown PLANNER_
+    variables all appear in one ConfigError, each on its own line, none repeated."""
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text("ttft_ms: -1\nservice:\n  porrt: 3\nbudget: 5\n")
+    monkeypatch.setenv("PLANNER_MODE", "mixed")
+    monkeypatch.setenv("PLANNER_PREFILL__MIN_REPLICA", "3")
+    with pytest.raises(ConfigError) as info:
+        load_settings(config_file=cfg, overrides={"interval_s": 0})
+    fields = [f for f, _, _ in info.value.problems]
+    assert sorted(fields) == sorted(
+        ["interval_s", "mode", "ttft_ms", "budget", "service.porrt", "PLANNER_PREFILL__MIN_REPLICA"]
+    )
+    text = str(info.value)
+    assert text.startswith("6 invalid settings:\n")
+    porrt = "service.porrt=3: expected a known setting of service (did you mean 'service.port'?)"
+    assert porrt in text
+    assert "budget=5: expected a section of settings" in text
+    assert info.value.exit_code == 2
+
+
+def test_unknown_planner_variable_is_rejected_with_a_suggestion(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PLANNER_TTFTMS=100 (a typo) is not ignored: it is named with its value and the
+    variable it probably meant."""
+    monkeypatch.setenv("PLANNER_TTFTMS", "100")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert str(info.value) == (
+        "invalid setting PLANNER_TTFTMS='100': expected a known PLANNER_ variable "
+        "(did you mean 'PLANNER_TTFT_MS'?)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "field"),
+    [
+        ("prefill:\n  min_replica: 2\n", "prefill.min_replica"),
+        ("ttft: 100\n", "ttft"),
+        ("connector:\n  virtual:\n    dir: /x\n", "connector.virtual.dir"),
+    ],
+)
+def test_messages_are_plain_words(tmp_path: Path, yaml_text: str, field: str) -> None:
+    """Unknown keys read 'expected a known setting', never pydantic's 'Extra inputs are
+    not permitted' or its 'Input should be' phrasing."""
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text(yaml_text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(config_file=cfg)
+    text = str(info.value)
+    assert info.value.field == field and "expected a known setting" in text
+    for leaked in ("Extra inputs are not permitted", "Input should be", "Value error"):
+        assert leaked not in text
+
+
+def test_renew_deadline_must_lie_between_renewals_and_the_lease() -> None:
+    """A renew deadline at or past the lease (no margin) or before the next renewal is
+    rejected with the three values; inside the range it is accepted."""
+    base = {"connector.kind": "kubernetes", "connector.kubernetes.graph_name": "g"}
+    le = "connector.kubernetes.leader_election"
+    for bad in (15.0, 4.0):
+        with pytest.raises(ConfigError, match=r"renew_deadline_s=.* must be between"):
+            load_settings(overrides={**base, f"{le}.renew_deadline_s": bad})
+    ok = load_settings(overrides={**base, f"{le}.renew_deadline_s": 12.0})
+    assert ok.connector.kubernetes is not None
+    assert ok.connector.kubernetes.leader_election.renew_deadline_s == 12.0

@@ -130,6 +130,18 @@ class SlaPolicySettings(Section):
     burst_lookback_s: float = Field(86400.0, gt=0)
 
 
+class EngineSettings(Section):
+    """Limits of the serving engine that bound what one worker can run (vLLM's names).
+    Unset: the profile's metadata when it has them, else no limit."""
+
+    #: most sequences a worker runs at once (vLLM ``max_num_seqs``); bounds decode
+    #: concurrency per worker
+    max_num_seqs: int | None = Field(None, ge=1)
+    #: most tokens a worker schedules in one step (vLLM ``max_num_batched_tokens``);
+    #: bounds a prefill step
+    max_num_batched_tokens: int | None = Field(None, ge=1)
+
+
 class PolicySettings(BaseModel):
     """What the pure decision path reads (``plan()``'s settings)."""
 
@@ -147,6 +159,7 @@ class PolicySettings(BaseModel):
     stabilization: StabilizationSettings = StabilizationSettings()
     correction: CorrectionSettings = CorrectionSettings()
     sla: SlaPolicySettings = SlaPolicySettings()
+    engine: EngineSettings = EngineSettings()
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

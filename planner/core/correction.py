@@ -6,26 +6,30 @@ queue the sla sizing assumes): offered load a = (req/s x ISL) / (tokens/s per wo
 W = ErlangC(c, a) x S / (2 (c - a)), with a capped at 0.95 c. (An M/D/1 wait at the
 pool's utilisation overstated the wait of a pooled queue several-fold, so a correct
 profile read as "faster" and the policy under-provisioned.)
-decode factor = observed mean ITL / ITL(KV usage, context) with concurrency per worker
-from Little's law: req/s x mean time in decode (s) / ready decode workers, where time in
-decode = mean request duration - mean TTFT (queueing before the first token holds no
-decode slot; counting it inflated the expected ITL and pulled the factor down).
+decode: each window adds a sample (running requests per worker, mean context, observed
+mean ITL) to the decode fit (planner/core/decode_fit.py: a speed factor f and a KV
+scale k over the profile's ITL surface); running requests per worker by Little's law:
+req/s x mean time in decode (s) / ready decode workers, where time in decode = mean
+request duration - mean TTFT (queueing before the first token holds no decode slot;
+counting it inflated the expected ITL and pulled the factor down). The decode factor
+reported is f.
 The prefill sample is the slowdown that explains the observed mean TTFT under that
 queue (solved, not a plain ratio: see implied_prefill_factor).
 A prefill sample is skipped when the window was overloaded (rho >= 1): its TTFT is
 backlog, which the queueing model cannot express, not a slower profile. With TTFT
 attainment feedback on, it is also skipped when the window's TTFT histogram shows fewer
-than ``sla.attainment_target`` of the requests within the target: a queue built (a load
+than ``objective`` of the requests within the target: a queue built (a load
 step, a burst) and the mean TTFT is mostly that queue. Read as slowness, one such
 window's sample hits ``max_factor`` (3) and the EWMA moves the factor from 1.08 to 1.66
 at once (Azure conv minutes 15-60, a 25 % step); the pressure (planner/core/attainment.py)
 is what answers misses. When the factor does rise, the policy divides the pressure by
 the rise, so the two never multiply the same shortfall.
 
-The decode sample has the same guard: it is skipped when the window's decode load,
-by the same Little's-law estimate, needed more KV than the ready workers hold (KV
-usage >= 1): requests then wait for KV room and their ITL says nothing about the
-surface at the load the model can place them on.
+The decode sample has the same guard: it is skipped when requests waited for decode
+admission at the window's end, or when the running requests per worker (Little's law)
+reach what a worker can hold (KV at the residents' final contexts, or max_num_seqs):
+the engine then caps concurrency, the few running requests see a low ITL, and read as
+a faster profile that factor under-sizes decode exactly when it is the bottleneck.
 
 Samples are skipped (factor kept) when the window is missing or idle, has too few
 requests, has no ready worker, or the component was mid-change (ready != current,
@@ -39,6 +43,13 @@ from collections.abc import Mapping
 
 from planner.core.attainment import share_within
 from planner.core.config import PolicyConfig
+from planner.core.decode import (
+    DEFAULT_SPREAD,
+    kv_tokens_per_worker,
+    max_requests_per_worker,
+    osl_spread,
+)
+from planner.core.decode_fit import DecodeFit, Sample
 from planner.core.queueing import erlang_c, mean_wait_ms
 from planner.core.types import Component, CorrectionFactors, Observation
 
@@ -153,15 +164,39 @@ def _overloaded(config: PolicyConfig, obs: Observation, *, workers: int, gpus: i
 
 def _ttft_short(obs: Observation, config: PolicyConfig) -> str | None:
     """Why the window's TTFT says nothing about service time, or None: with attainment
-    feedback on, a window whose TTFT histogram shows fewer requests within the target
-    than ``sla.attainment_target`` queued, and its mean TTFT is mostly that queue."""
+    feedback on, a window whose TTFT histogram shows the objective missed queued, and
+    its mean TTFT is mostly that queue."""
     s = config.settings
     if not s.sla.ttft_feedback or obs.ttft_buckets is None:
         return None
     share = share_within(obs.ttft_buckets, s.ttft_ms / 1000.0)
-    if share is None or share >= s.sla.attainment_target:
+    if share is None or not share.missed(s.objective):
         return None
-    return f"prefill factor held: {100 * share:.2f}% within TTFT target (queued)"
+    return f"prefill factor held: {share.text()} within TTFT target (queued)"
+
+
+def _decode_sample(
+    config: PolicyConfig, obs: Observation, *, gpus: int
+) -> tuple[Sample | None, str]:
+    """The window's decode sample (running per worker, context, ITL ms), or why not."""
+    dc = config.decode_component
+    if obs.itl_s is None or obs.itl_s <= 0 or obs.request_duration_s is None:
+        return None, "decode fit held"
+    if not _settled(obs, dc) or obs.isl_tokens is None or obs.osl_tokens is None:
+        return None, "decode fit held"
+    if obs.decode_waiting:
+        return None, f"decode fit held: {obs.decode_waiting:g} requests waiting for decode"
+    in_decode_s = max(obs.request_duration_s - (obs.ttft_s or 0.0), 0.0)
+    running = obs.request_rate_rps * in_decode_s / obs.ready_replicas[dc]
+    spread = osl_spread(obs.osl_buckets) or DEFAULT_SPREAD
+    most, bound = max_requests_per_worker(
+        config, isl_tokens=obs.isl_tokens, osl_tokens=obs.osl_tokens, spread=spread, gpus=gpus
+    )
+    if running >= most or running <= 0:
+        return None, f"decode fit held: {running:.0f} running per worker ({bound} bound)"
+    context = obs.isl_tokens + obs.osl_tokens / 2.0
+    note = f"decode sample: {running:.0f} running per worker at ITL {obs.itl_s * 1000:.2f}ms"
+    return (running, context, obs.itl_s * 1000.0), note
 
 
 def update_correction(
@@ -170,16 +205,19 @@ def update_correction(
     config: PolicyConfig,
     *,
     gpus: Mapping[Component, int],
-) -> tuple[CorrectionFactors, str]:
-    """New factors and a note saying what was updated or why not."""
+    decode_fit: DecodeFit | None = None,
+) -> tuple[CorrectionFactors, DecodeFit, str]:
+    """New factors, the new decode fit, and a note saying what was updated or why not.
+    The decode factor reported is the fit's f."""
     c = config.settings.correction
+    fit = decode_fit or DecodeFit(factor=previous.decode)
     if not c.enabled:
-        return previous, "correction disabled"
+        return previous, fit, "correction disabled"
     if obs.is_missing:
-        return previous, "correction held: no data"
+        return previous, fit, "correction held: no data"
     if obs.requests < c.min_requests or obs.isl_tokens is None or obs.osl_tokens is None:
-        return previous, f"correction held: {obs.requests:g} requests < {c.min_requests}"
-    prefill, decode = previous.prefill, previous.decode
+        return previous, fit, f"correction held: {obs.requests:g} requests < {c.min_requests}"
+    prefill = previous.prefill
     notes: list[str] = []
     pc, dc = config.prefill_component, config.decode_component
     rate = obs.request_rate_rps
@@ -211,36 +249,12 @@ def update_correction(
         notes.append(f"ttft {obs.ttft_s * 1000:.1f}ms vs {exp:.1f}ms expected")
     else:
         notes.append("prefill factor held")
-    decode_note = "decode factor held"
-    if (
-        obs.itl_s is not None
-        and obs.itl_s > 0
-        and obs.request_duration_s is not None
-        and _settled(obs, dc)
-    ):
-        in_decode_s = max(obs.request_duration_s - (obs.ttft_s or 0.0), 0.0)
-        workers = obs.ready_replicas[dc]
-        isl, osl = obs.isl_tokens, obs.osl_tokens
-        kv = decode_kv_usage(
-            config,
-            isl_tokens=isl,
-            osl_tokens=osl,
-            rate_rps=rate,
-            duration_s=in_decode_s,
-            workers=workers,
+    decode_sample, decode_note = _decode_sample(config, obs, gpus=gpus[dc])
+    if decode_sample is not None:
+        fit = fit.with_sample(
+            decode_sample, config.perf.decode, kv_tokens=kv_tokens_per_worker(config, gpus=gpus[dc])
         )
-        if kv >= 1.0:
-            decode_note = f"decode factor held: KV-bound window (estimated KV usage {kv:.2f})"
-        else:
-            exp = expected_itl_ms(
-                config,
-                isl_tokens=isl,
-                osl_tokens=osl,
-                rate_rps=rate,
-                duration_s=in_decode_s,
-                workers=workers,
-            )
-            decode = _smooth(decode, obs.itl_s * 1000.0 / exp, config)
-            decode_note = f"itl {obs.itl_s * 1000:.2f}ms vs {exp:.2f}ms expected"
+        decode_note = f"{decode_note}: f={fit.factor:.2f} k={fit.kv_scale:.2f}"
     notes.append(decode_note)
-    return CorrectionFactors(prefill=prefill, decode=decode), "; ".join(notes)
+    clamped = min(max(fit.factor, c.min_factor), c.max_factor)
+    return CorrectionFactors(prefill=prefill, decode=clamped), fit, "; ".join(notes)

@@ -9,8 +9,8 @@ its workers really holds (the tick's reading) and B the budget (``budget.max_gpu
 3. budget: sum over c of target_c x g_c <= B when a budget is set;
 4. the budget stage never raises a target: target_c <= what the limits stage handed it,
    so it never grows a component the earlier stages shrank;
-5. targets are integers >= 0; correction factors and the prefill pressure are finite
-   and positive (pressure >= 1).
+5. targets are integers >= 0; correction factors and the pressures are finite and
+   positive.
 
 Where they are enforced: the limits stage (1, 2; it runs after every hold and step
 limit) and the budget stage (3, 4; it only lowers targets); nothing after them changes
@@ -51,8 +51,8 @@ def violations(decision: Decision, tick: Tick, *, requested: Mapping[Component, 
     for name, value in (("prefill factor", f.prefill), ("decode factor", f.decode)):
         if not (math.isfinite(value) and value > 0):
             found.append(f"{name} {value!r} is not finite and > 0")
-    if not (math.isfinite(decision.prefill_pressure) and decision.prefill_pressure >= 1.0):
-        found.append(f"prefill pressure {decision.prefill_pressure!r} is not finite and >= 1")
+    if not (math.isfinite(decision.prefill_pressure) and decision.prefill_pressure > 0):
+        found.append(f"prefill pressure {decision.prefill_pressure!r} is not finite and > 0")
     return found
 
 

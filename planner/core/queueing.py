@@ -6,8 +6,6 @@
 - Waiting tail of an M/D/c queue (Allen-Cunneen: deterministic service halves the M/M/c
   wait): P(W > x) = C(c, a) exp(-2 c (1 - a/c) x / S), S the service time.
 - Mean wait of an M/D/c queue: W = C(c, a) S / (2 (c - a)).
-- M/D/1 utilisation cap for a mean latency target T with service S: the mean wait
-  rho S / (2 (1 - rho)) stays within T - S for rho <= 2 (T - S) / (2 T - S).
 """
 
 from __future__ import annotations
@@ -81,12 +79,3 @@ def tail_workers(*, offered: float, service_ms: float, slack_ms: float, tail: fl
 def mean_wait_ms(*, servers: int, offered: float, service_ms: float) -> float:
     """Mean wait in an M/D/c queue (ms); ``offered`` must be below ``servers``."""
     return erlang_c(servers, offered) * service_ms / (2.0 * (servers - offered))
-
-
-def mean_latency_utilization(*, service_ms: float, target_ms: float, ceiling: float) -> float:
-    """Highest utilisation at which the M/D/1 mean latency stays within the target
-    (0 when one request's service alone exceeds it), never above ``ceiling``."""
-    if service_ms >= target_ms:
-        return 0.0
-    rho = 2.0 * (target_ms - service_ms) / (2.0 * target_ms - service_ms)
-    return min(rho, ceiling)

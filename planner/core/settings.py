@@ -86,12 +86,9 @@ class SlaPolicySettings(Section):
     #: cap on prefill utilisation on top of the queueing-derived cap
     max_prefill_utilization: float = Field(0.95, gt=0, le=1)
     #: cap on decode KV load, fraction of the profile's best point under the ITL target
-    max_decode_utilization: float = Field(0.85, gt=0, le=1)
+    max_decode_utilization: float = Field(1.0, gt=0, le=1)
     #: seconds in which a queued prefill backlog should be drained
     backlog_drain_s: float | None = Field(None, gt=0)
-    #: size prefill so this share of requests meets the TTFT target (M/D/c tail);
-    #: None sizes for the mean TTFT instead (M/D/1 utilisation cap)
-    ttft_quantile: float | None = Field(0.99, gt=0.5, lt=1.0)
     #: add the backlog the ready fleet will pile up during start-up to the demand
     project_backlog: bool = True
     #: plan decode for ITL target x this (margin for a noisy decode correction factor)
@@ -108,17 +105,18 @@ class SlaPolicySettings(Section):
     #: (stabilization.scale_down_window_s) turns it off. An hour, because ServeGen's
     #: evening surges come back 25-60 min after a release (a 900 s cap ignored them)
     max_scale_down_window_s: float = Field(3600.0, ge=0)
-    #: TTFT attainment feedback (planner/core/attainment.py): after a window in which fewer
-    #: than ``attainment_target`` of the requests met the TTFT target (read off the TTFT
-    #: histogram), and fewer over ``attainment_window_s`` too, the prefill demand is
-    #: multiplied by ``pressure_step`` more (up to ``max_pressure``); each window at or
-    #: above the target keeps ``pressure_decay`` of the excess pressure (toward 1).
-    #: Only windows the model's own fleet served throughout count (see
-    #: planner/core/attainment.py), so a high cap does not chase forecast misses; on ServeGen
-    #: the pressure reached 3 in 45 of 1,439 ticks at 1.25 / 3 (98.44%, 81.87 GPU-h);
-    #: 1.5 / 10 gave 99.02% at 108.9 GPU-h
+    #: attainment feedback (planner/core/attainment.py): after a window in which fewer
+    #: than ``objective`` of the requests met the TTFT (ITL) target, read off its
+    #: histogram, and fewer over ``attainment_window_s`` too, the prefill (decode) demand
+    #: is multiplied by ``pressure_step`` more (up to ``max_pressure``); each window that
+    #: met the objective keeps ``pressure_decay`` of the excess (toward 1). Only windows
+    #: the model's own pool served throughout, and only misses more of that pool could
+    #: fix, count (see planner/core/attainment.py)
     ttft_feedback: bool = True
-    attainment_target: float = Field(0.99, gt=0.5, lt=1.0)
+    itl_feedback: bool = True
+    #: spend the error budget: while the rolling attainment leaves more than half of it
+    #: unspent, the pressure drifts below 1, down to planning at the point forecast
+    spend_budget: bool = False
     pressure_step: float = Field(1.5, gt=1.0, le=4.0)
     pressure_decay: float = Field(0.98, gt=0.0, lt=1.0)
     max_pressure: float = Field(10.0, ge=1.0, le=50.0)
@@ -148,6 +146,9 @@ class PolicySettings(BaseModel):
     mode: Literal["disagg", "agg"] = "disagg"
     policy: Literal["sla", "dynamo"] = "sla"
     interval_s: float = Field(60.0, gt=0, le=3600)
+    #: the SLO: this share of requests meets both the TTFT and the ITL target. It sets
+    #: the prefill queue's tail, the attainment feedback's objective and the report's bar
+    objective: float = Field(0.99, gt=0.5, lt=1.0)
     ttft_ms: float = Field(500.0, gt=0)
     itl_ms: float = Field(50.0, gt=0)
     #: time from asking for a worker until it serves traffic

@@ -1,19 +1,13 @@
-"""Workers one phase needs for a load at the SLO, from the perf model (the ``sla``
-strategy's arithmetic; planner/core/sla.py decides which load and backlog).
+"""Workers a phase needs for a load at the SLO, from the perf model (the ``sla``
+strategy's arithmetic; planner/core/sla.py decides which load and backlog, and
+planner/core/decode.py sizes decode).
 
 Prefill: a worker serves a prompt of ISL tokens in S = TTFT(ISL) x factor (ms) and
 prefills thpt(ISL) x gpus / factor tokens/s. The pool is an M/D/c queue with offered
 load a = demand / capacity (in workers); replicas = the smallest c >= a /
-``max_prefill_utilization`` whose TTFT tail meets the target for ``ttft_quantile`` of
-requests (planner/core/queueing.py). With ``ttft_quantile`` unset, the M/D/1 mean rule
-(rho <= 2 (T - S) / (2 T - S)) is used instead. A target below one prompt's service time
-is infeasible: throughput alone is sized and the decision says ``target_infeasible``.
-
-Decode: the best operating point at context ISL + OSL/2 whose ITL meets target x
-``itl_headroom`` / factor (within the load range the profile measured); a worker there
-makes the profile's tokens/s x gpus x ``max_decode_utilization`` / factor, capped by
-what its KV cache sustains when each request holds its final context (ISL +
-``resident_osl_factor`` x OSL): max_kv / that x 1000 / ITL tokens/s.
+``max_prefill_utilization`` whose TTFT tail meets the target for ``objective`` of
+requests (planner/core/queueing.py). A target below one prompt's service time is
+infeasible: throughput alone is sized and the decision says ``target_infeasible``.
 
 Aggregated workers do both on the same GPUs: a worker whose share d/c of time goes to
 decode prefills with service S / (1 - d/c) at offered load a / (1 - d/c); replicas = the
@@ -26,7 +20,7 @@ import math
 from dataclasses import dataclass
 
 from planner.core.config import PolicyConfig
-from planner.core.queueing import mean_latency_utilization, smallest, tail_workers, wait_tail
+from planner.core.queueing import smallest, tail_workers, wait_tail
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,15 +72,14 @@ def prefill_need(
     s = config.settings
     w = prefill_worker(config, isl_tokens=isl_tokens, factor=factor, gpus=gpus)
     ceiling = s.sla.max_prefill_utilization
-    cap = mean_latency_utilization(service_ms=w.service_ms, target_ms=s.ttft_ms, ceiling=ceiling)
-    feasible = cap > 0
+    feasible = w.service_ms < s.ttft_ms
     offered = demand_tokens_per_s / w.tokens_per_s
-    q = s.sla.ttft_quantile
+    q = s.objective
     if not feasible:
         # the target is below one prompt's service time: size for throughput only
         workers = offered / ceiling
         rule = f"throughput only: S={w.service_ms:.1f}ms > target"
-    elif q is not None:
+    else:
         c = tail_workers(
             offered=offered,
             service_ms=w.service_ms,
@@ -95,51 +88,11 @@ def prefill_need(
         )
         workers = float(max(c, math.ceil(offered / ceiling - 1e-9)))
         rule = f"p{q * 100:g} TTFT, M/D/c"
-    else:
-        workers = offered / cap
-        rule = f"rho<={cap:.2f}"
     text = (
         f"{demand_tokens_per_s:.0f} tok/s over {w.tokens_per_s:.0f} tok/s/worker "
         f"(S={w.service_ms:.1f}ms, {rule}{', ' + note if note else ''})"
     )
     return PhaseNeed(workers, feasible, w.clamped, text, offered, w.service_ms)
-
-
-def decode_need(
-    config: PolicyConfig,
-    *,
-    rate_rps: float,
-    isl_tokens: float,
-    osl_tokens: float,
-    factor: float,
-    gpus: int,
-) -> PhaseNeed:
-    s = config.settings
-    context = isl_tokens + osl_tokens / 2.0
-    # plan below the target: the measured ITL surface has a plateau (about 42.6 ms on the
-    # shipped H200 profile) so a factor a few % low would otherwise flip the plan to full KV
-    itl_plan_ms = s.itl_ms * s.sla.itl_headroom / factor
-    op = config.perf.decode.best_throughput(itl_ms=itl_plan_ms, context_tokens=context)
-    if not op.feasible:
-        note = (
-            f"ITL plan {itl_plan_ms:.2f}ms (target x headroom / factor {factor:.2f}) is "
-            f"below the profile's minimum {op.min_itl_ms:.2f}ms at context {context:.0f}"
-        )
-        return PhaseNeed(0.0, False, op.clamped, note)
-    util = s.sla.max_decode_utilization
-    resident = isl_tokens + s.sla.resident_osl_factor * osl_tokens
-    # requests whose final contexts fit the KV cache, each making 1000 / ITL tokens/s;
-    # max_decode_utilization is the ITL margin, the KV bound has its own (length-biased
-    # resident contexts): not both. A slower worker (factor f) makes the same concurrency
-    # at an f times longer ITL: f times fewer tokens/s.
-    kv_bound = config.perf.decode.max_kv_tokens / resident * 1000.0 / op.itl_ms
-    per_worker = min(op.thpt_per_gpu * gpus * util, kv_bound) / factor
-    if per_worker <= 0:
-        return PhaseNeed(0.0, False, op.clamped, f"no decode throughput at context {context:.0f}")
-    demand = rate_rps * osl_tokens
-    edge = ", the profile's highest measured load" if op.at_measured_edge else ""
-    note = f"{demand:.0f} tok/s over {per_worker:.0f} tok/s/worker (kv {op.kv_usage:.2f}{edge})"
-    return PhaseNeed(demand / per_worker, True, op.clamped, note)
 
 
 def _prefill_fits(config: PolicyConfig, *, workers: int, need: PhaseNeed, share: float) -> bool:
@@ -153,13 +106,9 @@ def _prefill_fits(config: PolicyConfig, *, workers: int, need: PhaseNeed, share:
         return False
     if not need.feasible:
         return True  # throughput only, as prefill_need sizes it
-    q = s.sla.ttft_quantile
     slack = s.ttft_ms - service
-    if q is None:
-        cap = mean_latency_utilization(service_ms=service, target_ms=s.ttft_ms, ceiling=ceiling)
-        return offered <= cap * workers
     tail = wait_tail(servers=workers, offered=offered, service_ms=service, slack_ms=slack)
-    return tail <= 1.0 - q
+    return tail <= 1.0 - s.objective
 
 
 def agg_workers(config: PolicyConfig, *, prefill: PhaseNeed, decode: PhaseNeed) -> int:

@@ -7,11 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from planner.core.burst_memory import BurstMemory
+from planner.core.decode_fit import DecodeFit
+from planner.core.demand_band import DemandBand
 from planner.core.types import Component, CorrectionFactors
 
 Recommendation = tuple[float, int]  # (time_s, replicas)
-#: one window's TTFT evidence: (end time s, requests within the target, requests)
-TtftWindow = tuple[float, float, float]
+#: one window's attainment evidence (planner/core/attainment.py)
+Window = tuple[float, float, float, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,10 +21,16 @@ class FeedbackState:
     """What the feedback stage learned from past windows."""
 
     correction: CorrectionFactors = field(default_factory=CorrectionFactors)
-    #: multiplier on the prefill demand from TTFT attainment feedback (>= 1)
+    #: the decode workers' fitted speed factor and KV scale (planner/core/decode_fit.py)
+    decode_fit: DecodeFit = field(default_factory=DecodeFit)
+    #: measured forecast errors of each phase's demand (planner/core/demand_band.py)
+    demand_band: DemandBand = field(default_factory=DemandBand)
+    #: multipliers on the prefill (decode) demand from TTFT (ITL) attainment feedback
     prefill_pressure: float = 1.0
-    #: recent windows' TTFT attainment evidence
-    ttft_windows: tuple[TtftWindow, ...] = ()
+    decode_pressure: float = 1.0
+    #: recent windows' TTFT and ITL attainment evidence
+    ttft_windows: tuple[Window, ...] = ()
+    itl_windows: tuple[Window, ...] = ()
     #: the prefill pool had all its replicas ready at the previous tick
     prefill_settled: bool = True
 

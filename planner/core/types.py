@@ -82,6 +82,16 @@ class Observation:
     #: GPUs each worker really holds, per component, as the connector read them from the
     #: cluster (empty when it cannot say); the budget counts these first
     gpus_per_worker: Mapping[Component, int] = field(default_factory=dict)
+    #: the window's ITL histogram (cumulative, like ``ttft_buckets``; Prometheus counts
+    #: every token gap), and its input- and output-length histograms (tokens): None when
+    #: not exported
+    itl_buckets: tuple[tuple[float, float], ...] | None = None
+    isl_buckets: tuple[tuple[float, float], ...] | None = None
+    osl_buckets: tuple[tuple[float, float], ...] | None = None
+    #: decode pool gauges at the window's end, summed over its workers: prefilled
+    #: requests waiting for decode admission, and sequences running (None: not exported)
+    decode_waiting: float | None = None
+    decode_running: float | None = None
 
     def __post_init__(self) -> None:
         name = "Observation"
@@ -94,8 +104,11 @@ class Observation:
         check.counts(name, "current_replicas", self.current_replicas)
         check.counts(name, "ready_replicas", self.ready_replicas)
         check.counts(name, "gpus_per_worker", self.gpus_per_worker, low=1)
-        if self.ttft_buckets is not None:
-            check.histogram(name, "ttft_buckets", self.ttft_buckets)
+        for hist in ("ttft_buckets", "itl_buckets", "isl_buckets", "osl_buckets"):
+            if getattr(self, hist) is not None:
+                check.histogram(name, hist, getattr(self, hist))
+        check.optional(name, "decode_waiting", self.decode_waiting)
+        check.optional(name, "decode_running", self.decode_running)
         if self.missing_reason is not None and self.requests != 0:
             raise InputError(name, "requests", self.requests, "0 on a missing window")
 

@@ -49,7 +49,16 @@ class DecodeOperatingPoint:
 
 
 class PrefillModel:
-    """TTFT and throughput per GPU as functions of ISL."""
+    """TTFT and throughput per GPU as functions of ISL.
+
+    Below the shortest measured ISL the values are held (a shorter prompt is not much
+    faster). Beyond the longest they are extrapolated, not held: TTFT grows along the
+    last measured segment's slope (ms per token), TTFT(x) = TTFT(max) + slope x (x -
+    max), and tokens/s per GPU follows from it, thpt(x) = thpt(max) x (x / max) x
+    TTFT(max) / TTFT(x). Attention makes real prefill grow faster than linearly, so the
+    extrapolation is optimistic at long range; every such value is flagged (``clamped``)
+    and the decision says ``out_of_profile_range``.
+    """
 
     def __init__(self, profile: ProfileData) -> None:
         from scipy.interpolate import make_interp_spline
@@ -63,18 +72,33 @@ class PrefillModel:
         # a spline may dip below the smallest sample between points; never below this
         self._ttft_floor = float(p.ttft_ms.min()) * 0.5
         self._thpt_floor = float(p.thpt_tokens_per_s_per_gpu.min()) * 0.5
+        if len(p.isl_tokens) >= 2:
+            dx = float(p.isl_tokens[-1] - p.isl_tokens[-2])
+            self._slope_ms = max(0.0, float(p.ttft_ms[-1] - p.ttft_ms[-2]) / dx)
+        else:
+            self._slope_ms = float(p.ttft_ms[-1]) / self.max_isl
+        self._ttft_max = float(p.ttft_ms[-1])
+        self._thpt_max = float(p.thpt_tokens_per_s_per_gpu[-1])
 
     def _clamp(self, isl: float) -> tuple[float, bool]:
         c = min(max(isl, self.min_isl), self.max_isl)
         return c, c != isl
 
     def ttft_ms(self, isl_tokens: float) -> Lookup:
+        if isl_tokens > self.max_isl:
+            return Lookup(self._ttft_beyond(isl_tokens), True)
         x, clamped = self._clamp(isl_tokens)
         return Lookup(max(float(self._ttft(x)), self._ttft_floor), clamped)
 
     def thpt_per_gpu(self, isl_tokens: float) -> Lookup:
+        if isl_tokens > self.max_isl:
+            ratio = (isl_tokens / self.max_isl) * self._ttft_max / self._ttft_beyond(isl_tokens)
+            return Lookup(self._thpt_max * ratio, True)
         x, clamped = self._clamp(isl_tokens)
         return Lookup(max(float(self._thpt(x)), self._thpt_floor), clamped)
+
+    def _ttft_beyond(self, isl_tokens: float) -> float:
+        return self._ttft_max + self._slope_ms * (isl_tokens - self.max_isl)
 
 
 def _grid_surface(
@@ -149,10 +173,11 @@ class DecodeModel:
         return Lookup(self._bilinear(self.thpt_grid, kv_usage, context_tokens), clamped)
 
     def best_throughput(self, *, itl_ms: float, context_tokens: float) -> DecodeOperatingPoint:
-        """Highest-load grid point at this context whose ITL meets ``itl_ms``.
+        """Highest-load grid point at this context whose ITL meets ``itl_ms``, inside the
+        load range the profile measured at this context.
 
-        Scans KV usage from the top down because the interpolated ITL need not be
-        monotonic in KV usage (a binary search could stop at a local dip).
+        Scans the row rather than bisecting because the interpolated ITL need not be
+        monotonic in load (a binary search could stop at a local dip).
         """
         iy, clamped = self._row(context_tokens)
         last = int(self.row_last_measured[iy])
@@ -183,6 +208,43 @@ class DecodeModel:
             min_itl_ms=min_itl,
             at_measured_edge=ix == last,
         )
+
+    def itl_many(
+        self, kv_usage: NDArray[np.float64], context_tokens: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """ITL (ms) at many (KV usage, context) points: the bilinear lookup of ``itl_ms``,
+        vectorised (KV usage clipped to 0..1)."""
+        n = self.resolution - 1
+        fx = np.clip(kv_usage, 0.0, 1.0) * n
+        fy = np.clip(context_tokens / self.max_context, 0.0, 1.0) * n
+        x0, y0 = fx.astype(int), fy.astype(int)
+        x1, y1 = np.minimum(x0 + 1, n), np.minimum(y0 + 1, n)
+        tx, ty = fx - x0, fy - y0
+        g = self.itl_grid
+        top = g[y0, x0] * (1 - tx) + g[y0, x1] * tx
+        bot = g[y1, x0] * (1 - tx) + g[y1, x1] * tx
+        out: NDArray[np.float64] = top * (1 - ty) + bot * ty
+        return out
+
+    def itl_extrapolated(
+        self, kv_usage: NDArray[np.float64], context_tokens: float
+    ) -> NDArray[np.float64]:
+        """ITL (ms) along a context's row, beyond the measured load range continued on
+        the slope of the last measured tenth of it (never falling): the surface the
+        profile filled in there is the nearest measurement copied outward, flat, which
+        would promise free load."""
+        edge = self.measured_kv(context_tokens)
+        ctx = np.full_like(kv_usage, context_tokens)
+        inside = self.itl_many(np.minimum(kv_usage, edge), ctx)
+        back = max(edge * 0.9, 0.0)
+        at_edge, before = self.itl_many(np.array([edge, back]), np.full(2, context_tokens))
+        slope = max(0.0, (at_edge - before) / max(edge - back, 1e-9))
+        out: NDArray[np.float64] = inside + slope * np.maximum(kv_usage - edge, 0.0)
+        return out
+
+    def measured_kv(self, context_tokens: float) -> float:
+        """The highest KV usage the profile measured at this context (interpolated)."""
+        return float(np.interp(context_tokens, self.ctx_axis, self.kv_envelope))
 
 
 def _measured_kv_envelope(d: DecodeData, ctx_axis: NDArray[np.float64]) -> NDArray[np.float64]:

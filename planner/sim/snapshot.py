@@ -82,7 +82,12 @@ def observation_between(prev: ClusterSnapshot, cur: ClusterSnapshot) -> Observat
         queued_prefill_tokens=cur.queued_prefill_tokens,
         kv_usage=cur.kv_usage,
         ttft_buckets=window_buckets(prev.ttft_buckets, cur.ttft_buckets),
+        itl_buckets=window_buckets(prev.itl_buckets, cur.itl_buckets),
+        isl_buckets=window_buckets(prev.isl_buckets, cur.isl_buckets),
+        osl_buckets=window_buckets(prev.osl_buckets, cur.osl_buckets),
         gpus_per_worker=dict(cur.gpus_per_worker),
+        decode_waiting=float(cur.decode_waiting),
+        decode_running=float(cur.decode_active),
     )
 
 

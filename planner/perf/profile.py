@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,25 @@ from planner.errors import ProfileError
 FORMAT_NAME = "sla-planner-profile"
 FORMAT_VERSION = 1
 
-#: the measured H200 / Llama-3.1-8B-FP8 profile shipped in profiles/
-DEFAULT_PROFILE_DIR = (
-    Path(__file__).resolve().parents[2] / "profiles" / "h200_llama3.1-8b-instruct-fp8_vllm_tp1"
-)
+
+
+def shipped_profile(name: str | None = None) -> Path:
+    """The folder of a profile shipped in the ``profiles`` package (default: the measured
+    H200 / Llama-3.1-8B-FP8 one). Resolved through importlib.resources, so an editable
+    install, a wheel and the container image all find the same files."""
+    from profiles import DEFAULT_PROFILE
+
+    root = resources.files("profiles")
+    # the loader reads files with numpy and json by path: a zipped install cannot work
+    if not isinstance(root, Path):
+        raise ProfileError(
+            str(root), "profiles", "the package is not on the file system (zipped install)"
+        )
+    return root / (name or DEFAULT_PROFILE)
+
+
+#: the measured H200 / Llama-3.1-8B-FP8 profile shipped in the ``profiles`` package
+DEFAULT_PROFILE_DIR = shipped_profile()
 
 FloatArray = NDArray[np.float64]
 

@@ -58,15 +58,20 @@ def promql_duration(seconds: float) -> str:
 
 @dataclass(frozen=True, slots=True)
 class IntervalQueries:
-    """The instant queries for one window: the request count and each mean's sum/count."""
+    """The instant queries for one window: the demand count (and the counter read when
+    it has no series), and each mean's sum/count."""
 
     requests: str
     sums: Mapping[str, str]
     counts: Mapping[str, str]
+    requests_fallback: str | None = None
 
     def all(self) -> dict[str, str]:
-        """Every query by a stable key (``requests``, ``<field>.sum``, ``<field>.count``)."""
+        """Every query by a stable key (``requests``, ``requests_fallback`` when there is
+        one, ``<field>.sum``, ``<field>.count``)."""
         out = {"requests": self.requests}
+        if self.requests_fallback is not None:
+            out["requests_fallback"] = self.requests_fallback
         for f in MEAN_FIELDS:
             out[f"{f}.sum"] = self.sums[f]
             out[f"{f}.count"] = self.counts[f]
@@ -83,7 +88,13 @@ def interval_queries(settings: MetricsSettings, *, window_s: float) -> IntervalQ
 
     sums = {f: inc(settings.name(k) + "_sum") for f, k in MEAN_FIELDS.items()}
     counts = {f: inc(settings.name(k) + "_count") for f, k in MEAN_FIELDS.items()}
-    return IntervalQueries(requests=inc(settings.name("requests")), sums=sums, counts=counts)
+    fallback = settings.name("requests_fallback")
+    return IntervalQueries(
+        requests=inc(settings.name("requests")),
+        sums=sums,
+        counts=counts,
+        requests_fallback=inc(fallback) if fallback else None,
+    )
 
 
 def _number(raw: Any, query: str) -> float:

@@ -29,7 +29,6 @@ FORMAT_NAME = "sla-planner-profile"
 FORMAT_VERSION = 1
 
 
-
 def shipped_profile(name: str | None = None) -> Path:
     """The folder of a profile shipped in the ``profiles`` package (default: the measured
     H200 / Llama-3.1-8B-FP8 one). Resolved through importlib.resources, so an editable

@@ -78,7 +78,10 @@ class ServiceApp:
 
     def _summary(self) -> dict[str, Any]:
         s = self.settings
+        # what the source says about itself (Prometheus: which demand counter it reads)
+        source_status = getattr(self.service.source, "status", None) if self.service else None
         return {
+            **(source_status() if callable(source_status) else {}),
             "mode": s.mode,
             "policy": s.policy,
             "interval_s": s.interval_s,

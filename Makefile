@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test check lint format typecheck bench evaluate feasibility backtests clean deploy-check gpu-wheel gpu-test
+.PHONY: install run test check lint format typecheck bench evaluate feasibility backtests clean deploy-check image image-check gpu-wheel gpu-test
 
 install: $(STAMP)
 
@@ -33,18 +33,30 @@ test: install
 deploy-check: install
 	$(PY) -m pytest -q tests/integration/test_deploy_manifests.py
 
+LINTED := planner connectors profiles tests scripts
+
 lint: install
-	$(VENV)/bin/ruff check planner connectors tests
-	$(VENV)/bin/ruff format --check planner connectors tests
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
 
 format: install
-	$(VENV)/bin/ruff format planner connectors tests
-	$(VENV)/bin/ruff check --fix planner connectors tests
+	$(VENV)/bin/ruff format $(LINTED)
+	$(VENV)/bin/ruff check --fix $(LINTED)
 
 typecheck: install
 	$(VENV)/bin/mypy
 
 check: lint typecheck test
+
+# The container image, built for real without a registry (buildah + a Debian base made
+# by mmdebstrap; root; ~3 min, network to the Debian and Python package indexes), then
+# checked from its own file system: non-root numeric user, entrypoint --help, default
+# profile found, no development packages. .ci/run runs image-check after the tests.
+image: install
+	PY=$(PY) bash scripts/build-image.sh
+
+image-check: image
+	bash scripts/check-image.sh
 
 bench: install
 	$(PY) -m tests.bench

@@ -56,6 +56,9 @@ METRIC_PRESETS: dict[str, dict[str, str]] = {
 }
 
 
+MetricKey = Literal["ttft", "itl", "request_duration", "isl", "osl", "requests", "requests_fallback"]
+
+
 class MetricsSettings(Section):
     """Where observations come from and which series they are built from.
 
@@ -83,6 +86,10 @@ class MetricsSettings(Section):
     namespace: str | None = None
     #: extra label matchers appended verbatim, e.g. 'job="frontend"'
     extra_filters: str = ""
+    #: more matchers for one metric only, e.g. {ttft: 'service="vllm-prefill"'}: where
+    #: separate servers export the same names (vLLM prefill and decode servers), each
+    #: quantity is read from the servers that see it
+    filters: dict[MetricKey, str] = Field(default_factory=dict)
     #: PromQL range window (s); None = the adjustment interval
     window_s: float | None = Field(None, gt=0)
     timeout_s: float = Field(5.0, gt=0)

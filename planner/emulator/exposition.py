@@ -9,8 +9,9 @@ What each counter counts matters to a planner, so the emulator keeps the servers
   ``..._input_sequence_tokens`` at arrival, ``..._time_to_first_token_seconds`` at the
   first token, ``..._inter_token_latency_seconds`` per token gap,
   ``..._request_duration_seconds`` and ``..._output_sequence_tokens`` at completion.
-- vLLM (label ``model_name``; names from vLLM's docs/design/metrics.md):
-  ``vllm:request_success_total`` (``finished_reason="stop"``) at completion,
+- vLLM (label ``model_name``; names from vLLM's docs/design/metrics.md), as one server
+  or as the prefill and the decode servers of a split fleet (``vllm_families``):
+  ``vllm:request_success_total`` (``finished_reason``) at completion,
   ``vllm:time_to_first_token_seconds`` at the first token,
   ``vllm:inter_token_latency_seconds`` per token gap,
   ``vllm:e2e_request_latency_seconds`` and ``vllm:request_generation_tokens`` at
@@ -38,6 +39,8 @@ from prometheus_client.core import (
 from planner.sim.snapshot import Buckets, ClusterSnapshot
 
 Flavor = Literal["dynamo", "vllm"]
+#: which vLLM servers' view: one server per request, or a prefill/decode split
+Server = Literal["all", "prefill", "decode"]
 DYNAMO_PREFIX = "dynamo_frontend_"
 
 
@@ -82,37 +85,82 @@ def dynamo_families(s: ClusterSnapshot, *, model: str, namespace: str) -> Iterat
         yield _histogram(f"{p}{name}", doc, base, buckets, total)
 
 
-def vllm_families(s: ClusterSnapshot, *, model: str) -> Iterator[Metric]:
-    """vLLM's server series for the snapshot ``s``."""
+def _ones(buckets: Buckets, n: float) -> Buckets:
+    """A histogram of ``n`` observations of 1 on the bounds of ``buckets``."""
+    return tuple((le, n if le >= 1 else 0.0) for le, _ in buckets)
+
+
+def vllm_families(s: ClusterSnapshot, *, model: str, server: Server = "all") -> Iterator[Metric]:
+    """vLLM's server series for the snapshot ``s``.
+
+    ``server``: ``all`` is one vLLM server serving whole requests. In a fleet with
+    separate prefill and decode servers, each request is served twice: ``prefill`` is
+    what the prefill servers export (each request ends at its first token, so its TTFT,
+    end-to-end latency and one generated token are counted then), ``decode`` what the
+    decode servers export (tokens, ITL and completion). The decode servers' own TTFT (a
+    KV transfer and one decode step after the request reaches them) is not timed by the
+    simulated cluster, so the decode view has no TTFT series.
+    """
     base = {"model_name": model}
-    stop = {**base, "finished_reason": "stop"}
+    n_first = float(s.ttft_count)
+    if server == "prefill":
+        done, reason = n_first, "length"
+        hist = {
+            "time_to_first_token_seconds": (s.ttft_buckets, s.ttft_sum_s),
+            "inter_token_latency_seconds": (tuple((le, 0.0) for le, _ in s.itl_buckets), 0.0),
+            "e2e_request_latency_seconds": (s.ttft_buckets, s.ttft_sum_s),
+            "request_prompt_tokens": (s.isl_buckets, s.isl_sum),
+            "request_generation_tokens": (_ones(s.osl_buckets, n_first), n_first),
+        }
+        gauges = {"num_requests_waiting": float(s.queued_prefill_requests)}
+    else:
+        done, reason = float(s.requests_finished), "stop"
+        hist = {
+            "time_to_first_token_seconds": (s.ttft_buckets, s.ttft_sum_s),
+            "inter_token_latency_seconds": (s.itl_buckets, s.itl_sum_s),
+            "e2e_request_latency_seconds": (s.duration_buckets, s.duration_sum_s),
+            "request_prompt_tokens": (s.isl_buckets, s.isl_sum),
+            "request_generation_tokens": (s.osl_buckets, s.osl_sum),
+        }
+        waiting = s.decode_waiting + (s.queued_prefill_requests if server == "all" else 0)
+        gauges = {
+            "num_requests_running": float(s.decode_active),
+            "num_requests_waiting": float(waiting),
+            "kv_cache_usage_perc": float(s.kv_usage),
+        }
+        if server == "decode":
+            del hist["time_to_first_token_seconds"]
     yield _counter(
         "vllm:request_success",
         "Count of successfully processed requests.",
-        stop,
-        float(s.requests_finished),
+        {**base, "finished_reason": reason},
+        done,
     )
-    for name, doc, buckets, total in (
-        ("time_to_first_token_seconds", "Time to first token", s.ttft_buckets, s.ttft_sum_s),
-        ("inter_token_latency_seconds", "Inter-token latency", s.itl_buckets, s.itl_sum_s),
-        ("e2e_request_latency_seconds", "End-to-end latency", s.duration_buckets, s.duration_sum_s),
-        ("request_prompt_tokens", "Prompt tokens per request", s.isl_buckets, s.isl_sum),
-        ("request_generation_tokens", "Generated tokens per request", s.osl_buckets, s.osl_sum),
-    ):
-        yield _histogram(f"vllm:{name}", doc, base, buckets, total)
-    waiting = float(s.queued_prefill_requests + s.decode_waiting)
-    for name, doc, value in (
-        ("num_requests_running", "Requests in model execution batches.", s.decode_active),
-        ("num_requests_waiting", "Requests waiting to be processed.", waiting),
-        ("kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", s.kv_usage),
-    ):
-        fam = GaugeMetricFamily(f"vllm:{name}", doc, labels=list(base))
-        fam.add_metric(list(base.values()), float(value))
+    for name, (buckets, total) in hist.items():
+        yield _histogram(f"vllm:{name}", _VLLM_DOCS[name], base, buckets, total)
+    for name, value in gauges.items():
+        fam = GaugeMetricFamily(f"vllm:{name}", _VLLM_DOCS[name], labels=list(base))
+        fam.add_metric(list(base.values()), value)
         yield fam
 
 
-def families(s: ClusterSnapshot, *, flavor: Flavor, model: str, namespace: str) -> Iterator[Metric]:
-    """The series of the ``flavor`` server for the snapshot ``s``."""
+_VLLM_DOCS = {
+    "time_to_first_token_seconds": "Histogram of time to first token in seconds.",
+    "inter_token_latency_seconds": "Histogram of inter-token latency in seconds.",
+    "e2e_request_latency_seconds": "Histogram of e2e request latency in seconds.",
+    "request_prompt_tokens": "Number of prefill tokens processed.",
+    "request_generation_tokens": "Number of generation tokens processed.",
+    "num_requests_running": "Number of requests in model execution batches.",
+    "num_requests_waiting": "Number of requests waiting to be processed.",
+    "kv_cache_usage_perc": "KV-cache usage. 1 means 100 percent usage.",
+}
+
+
+def families(
+    s: ClusterSnapshot, *, flavor: Flavor, model: str, namespace: str, server: Server = "all"
+) -> Iterator[Metric]:
+    """The series of the ``flavor`` server for the snapshot ``s`` (vLLM: of the
+    ``server`` role; Dynamo's frontend sees whole requests, so ``server`` is ignored)."""
     if flavor == "vllm":
-        return vllm_families(s, model=model)
+        return vllm_families(s, model=model, server=server)
     return dynamo_families(s, model=model, namespace=namespace)

@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import Metric
 
 from planner.core.types import Observation
-from planner.emulator.exposition import Flavor, families
+from planner.emulator.exposition import Flavor, Server, families
 from planner.sim.snapshot import ClusterSnapshot, observation_between
 
 
@@ -97,9 +97,31 @@ class FrontendMetrics:
         return frontend_observation(prev, cur)
 
     # ------------------------------------------------------------ exposition
-    def collect(self) -> Iterator[Metric]:
-        """prometheus_client's collector hook: the latest snapshot's series."""
-        return families(self.latest, flavor=self.flavor, model=self.model, namespace=self.namespace)
+    def collect(self, server: Server = "all") -> Iterator[Metric]:
+        """prometheus_client's collector hook: the latest snapshot's series (vLLM: as the
+        ``server`` role exports them)."""
+        return families(
+            self.latest,
+            flavor=self.flavor,
+            model=self.model,
+            namespace=self.namespace,
+            server=server,
+        )
 
-    def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+    def exposition(self, server: Server = "all") -> bytes:
+        if server == "all":
+            return generate_latest(self.registry)
+        view = CollectorRegistry(auto_describe=False)
+        view.register(_View(self, server))
+        return generate_latest(view)
+
+
+class _View:
+    """One server role's series, as a collector of its own registry."""
+
+    def __init__(self, metrics: FrontendMetrics, server: Server) -> None:
+        self.metrics = metrics
+        self.server: Server = server
+
+    def collect(self) -> Iterator[Metric]:
+        return self.metrics.collect(self.server)

@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from connectors.virtual.environment import VirtualTarget
 from planner.clock import ServiceClock
 from planner.emulator.build import build_graph
+from planner.emulator.exposition import Server
 from planner.emulator.graph import EmulatedGraph
 from planner.emulator.memory_transport import MemoryChannel
 from planner.perf.model import PerfModel
@@ -34,12 +35,12 @@ def _graph(perf: PerfModel, *, flavor: str) -> EmulatedGraph:
     )
 
 
-async def _scrape_at(graph: EmulatedGraph, t_s: float) -> dict[str, Any]:
+async def _scrape_at(graph: EmulatedGraph, t_s: float, server: Server = "all") -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     graph.clock = ServiceClock(compression=1e-9, origin_s=t_s, loop_origin=loop.time())
     await graph.sync()
     out: dict[str, Any] = {}
-    for fam in text_string_to_metric_families(graph.metrics.exposition().decode()):
+    for fam in text_string_to_metric_families(graph.metrics.exposition(server).decode()):
         for s in fam.samples:
             if s.name.endswith("_bucket") or s.name.endswith("_created"):
                 continue
@@ -84,6 +85,38 @@ async def test_vllm_names_and_counting_moments(shipped_perf: PerfModel) -> None:
     assert m["vllm:num_requests_running"][1] == {"model_name": "llama"}
     assert 0.0 <= m["vllm:kv_cache_usage_perc"][0] <= 1.0
     assert not any(k.startswith("dynamo_") for k in m)
+
+
+async def test_vllm_prefill_and_decode_servers_each_count_every_request(
+    shipped_perf: PerfModel,
+) -> None:
+    """A split vLLM fleet serves each request twice: the prefill servers finish it at its
+    first token (success = TTFT count, one generated token each, e2e = TTFT), the decode
+    servers at its last token (success with the OSL histogram, ITL); the decode view
+    has no TTFT series, so only the prefill servers answer for TTFT and demand."""
+    graph = _graph(shipped_perf, flavor="vllm")
+    whole = await _scrape_at(graph, 120.0)
+    prefill = await _scrape_at(graph, 120.0, "prefill")
+    decode = await _scrape_at(graph, 120.0, "decode")
+    first = whole["vllm:time_to_first_token_seconds_count"][0]
+    assert prefill["vllm:time_to_first_token_seconds_count"][0] == first
+    assert prefill["vllm:request_success_total"] == (
+        first,
+        {"model_name": "llama", "finished_reason": "length"},
+    )
+    assert prefill["vllm:request_generation_tokens_sum"][0] == first
+    assert (
+        prefill["vllm:e2e_request_latency_seconds_sum"][0]
+        == (whole["vllm:time_to_first_token_seconds_sum"][0])
+    )
+    assert prefill["vllm:inter_token_latency_seconds_count"][0] == 0
+    assert decode["vllm:request_success_total"][0] == whole["vllm:request_success_total"][0]
+    assert (
+        decode["vllm:request_generation_tokens_count"][0]
+        == (whole["vllm:request_generation_tokens_count"][0])
+    )
+    assert decode["vllm:inter_token_latency_seconds_count"][0] > 0
+    assert not any(k.startswith("vllm:time_to_first_token") for k in decode)
 
 
 def test_flavor_follows_the_metrics_preset() -> None:

@@ -68,6 +68,29 @@ def test_vllm_preset_and_overrides() -> None:
     assert "vllm:time_per_output_token_seconds_sum" in q.sums["itl_s"]
 
 
+def test_per_metric_filters_reach_only_their_metric() -> None:
+    """metrics.filters adds matchers to one metric's queries (its sum, count, buckets),
+    after the shared ones; the other metrics keep the shared selector; an unknown metric
+    key is a settings error naming it."""
+    s = MetricsSettings(
+        preset="vllm",
+        extra_filters='namespace="inference"',
+        filters={"ttft": 'service="vllm-prefill"', "itl": 'service="vllm-decode"'},
+    )
+    q = interval_queries(s, window_s=1)
+    prefill = '{namespace="inference",service="vllm-prefill"}'
+    assert f"vllm:time_to_first_token_seconds_sum{prefill}" in q.sums["ttft_s"]
+    assert f"vllm:time_to_first_token_seconds_count{prefill}" in q.counts["ttft_s"]
+    assert f"vllm:time_to_first_token_seconds_bucket{prefill}" in ttft_bucket_query(s, window_s=1)
+    assert (
+        'vllm:inter_token_latency_seconds_sum{namespace="inference",service="vllm-decode"}'
+        in (q.sums["itl_s"])
+    )
+    assert '_count{namespace="inference"}' in q.requests
+    with pytest.raises(ValueError, match="filters"):
+        MetricsSettings(filters={"latency": "x"})  # type: ignore[dict-item]
+
+
 def test_namespace_without_label_is_a_clear_error() -> None:
     """vLLM has no namespace label: asking to filter on one names the fix."""
     with pytest.raises(MetricsError, match="namespace_label"):

@@ -41,3 +41,5 @@ fi
 echo "build-image: $TAG from deploy/Dockerfile"
 "${B[@]}" bud --quiet --isolation chroot --build-arg BASE="$BASE_TAG" \
   -f deploy/Dockerfile -t "$TAG" .
+# vfs keeps a full copy per layer: drop the build stage and images a rebuild replaced
+"${B[@]}" rmi --prune >/dev/null 2>&1 || true

@@ -11,14 +11,14 @@ TAG=${TAG:-localhost/sla-planner:0.1.0}
 B=(buildah --root "$PWD/$OUT/storage" --runroot "$PWD/$OUT/run" --storage-driver vfs)
 
 user=$("${B[@]}" inspect --type image --format '{{.OCIv1.Config.User}}' "$TAG")
-entry=$("${B[@]}" inspect --type image --format '{{json .OCIv1.Config.Entrypoint}}' "$TAG")
+entry=$("${B[@]}" inspect --type image --format '{{.OCIv1.Config.Entrypoint}}' "$TAG")
 uid=${user%%:*}
 if ! [[ "$uid" =~ ^[0-9]+$ ]] || [ "$uid" = 0 ]; then
   echo "check-image: FAIL: user '$user' is not a numeric non-root uid" >&2
   exit 1
 fi
-if [ "$entry" != '["sla-planner"]' ]; then
-  echo "check-image: FAIL: entrypoint $entry, expected [\"sla-planner\"]" >&2
+if [ "$entry" != '[sla-planner]' ]; then
+  echo "check-image: FAIL: entrypoint $entry, expected [sla-planner]" >&2
   exit 1
 fi
 ctr=$("${B[@]}" from "$TAG")

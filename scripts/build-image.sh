@@ -20,7 +20,9 @@ if [ "$(id -u)" != 0 ]; then
   exit 2
 fi
 if ! command -v buildah >/dev/null || ! command -v mmdebstrap >/dev/null; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q buildah mmdebstrap >/dev/null
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends buildah mmdebstrap >/dev/null
 fi
 mkdir -p "$OUT"
 

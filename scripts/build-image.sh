@@ -22,7 +22,7 @@ fi
 if ! command -v buildah >/dev/null || ! command -v mmdebstrap >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends buildah mmdebstrap >/dev/null
+  apt-get install -y -qq buildah mmdebstrap >/dev/null
 fi
 mkdir -p "$OUT"
 

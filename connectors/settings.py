@@ -56,7 +56,9 @@ METRIC_PRESETS: dict[str, dict[str, str]] = {
 }
 
 
-MetricKey = Literal["ttft", "itl", "request_duration", "isl", "osl", "requests", "requests_fallback"]
+MetricKey = Literal[
+    "ttft", "itl", "request_duration", "isl", "osl", "requests", "requests_fallback"
+]
 
 
 class MetricsSettings(Section):

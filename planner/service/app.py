@@ -141,7 +141,11 @@ class ServiceApp:
             self.profile_loaded = True
             origin = 0.0 if self.emulate else time.time()
             clock = ServiceClock.start(compression=self.compression, origin_s=origin)
-            telemetry = Telemetry(keep_decisions=s.service.keep_decisions)
+            telemetry = Telemetry(
+                keep_decisions=s.service.keep_decisions,
+                ttft_target_ms=s.ttft_ms,
+                attainment_objective=s.sla.attainment_target,
+            )
             telemetry.advisory.set(1 if s.service.advisory else 0)
             source, connector = await self._wire(stack, clock, planner, telemetry.registry)
             self.service = PlannerService(

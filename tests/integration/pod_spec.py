@@ -27,15 +27,21 @@ class PodRun:
     ports: dict[str, int]
 
     def materialize(self, root: Path) -> tuple[str, ...]:
-        """Write the mounted files under ``root`` and return the args with every mounted
-        path rewritten to its copy there."""
-        mapping: dict[str, str] = {}
+        """Write the mounted files under ``root`` and return the args; a mount path named
+        in the args or inside a mounted file (a settings file naming another mounted
+        file) is rewritten to its copy under ``root``."""
+        mounts = sorted({str(PurePosixPath(p).parent) for p in self.files}, key=len, reverse=True)
+
+        def local(text: str) -> str:
+            for mount in mounts:
+                text = text.replace(mount + "/", f"{root}{mount}/")
+            return text
+
         for pod_path, text in self.files.items():
-            local = root / pod_path.lstrip("/")
-            local.parent.mkdir(parents=True, exist_ok=True)
-            local.write_text(text)
-            mapping[pod_path] = str(local)
-        return tuple(mapping.get(a, a) for a in self.args)
+            path = root / pod_path.lstrip("/")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(local(text))
+        return tuple(local(a) for a in self.args)
 
 
 def pod_run(docs: list[Doc], *, deployment: str = "sla-planner") -> PodRun:

@@ -87,6 +87,9 @@ class Rehearsal:
     lease_holder: str | None = None
     pod_names: list[str] = field(default_factory=list)
     writes: int = 0
+    #: every (group, resource, verb) the pods called, and the HTTP statuses answered
+    rules_used: set[tuple[str, str, str]] = field(default_factory=set)
+    statuses: set[int] = field(default_factory=set)
 
     def replicas_between(self, start_s: float, end_s: float) -> Iterator[dict[Component, int]]:
         return (r for t, r in self.timeline if start_s <= t <= end_s)
@@ -240,6 +243,8 @@ async def rehearse(
         lease = fake.cluster.get(("coordination.k8s.io", "leases", namespace), "sla-planner")
         result.lease_holder = (lease or {}).get("spec", {}).get("holderIdentity")
         result.writes = len(fake.writes())
+        result.rules_used = fake.rules_used()
+        result.statuses = {c.status for c in fake.calls}
     finally:
         for p in procs:
             if p.poll() is None:

@@ -16,7 +16,7 @@ import pytest
 
 from planner.core.types import Component
 from tests.integration.installed import Installed
-from tests.integration.kustomize import DEPLOY, render
+from tests.integration.kustomize import DEPLOY, one, render
 from tests.integration.rehearsal import END_S, HIGH_FROM_S, HIGH_RPS, HIGH_TO_S, rehearse
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -85,3 +85,29 @@ async def test_rendered_overlay_scales_its_objects_with_the_load(
     assert keda == {"prefill": shown["prefill"]}
     # the standby publishes its own decision too: summing the pods over-reads
     assert summed["prefill"] > shown["prefill"], (summed, shown)
+
+
+async def test_advisory_overlay_publishes_and_never_writes(
+    installed_planner: Installed, tmp_path: Path
+) -> None:
+    """The advisory overlay's pods read the graph with nothing but the read-only Role's
+    rules (no call is refused) and never write it, while the desired replicas they
+    publish follow the load: what KEDA's query reads (once, with max by) rises during
+    the high load."""
+    docs = render(DEPLOY / "overlays" / "advisory")
+    role = one(docs, "Role")
+    granted = {
+        (g, res, v)
+        for rule in role["rules"]
+        for g in rule["apiGroups"]
+        for res in rule["resources"]
+        for v in rule["verbs"]
+    }
+    r = await rehearse(docs, installed=installed_planner, workdir=tmp_path, queries={MID_S: [KEDA]})
+    why = r.log_tails()
+    assert r.exit_codes == [0, 0], why
+    assert r.writes == 0 and {x[P] for _, x in r.timeline} == {1}
+    assert r.rules_used and r.rules_used <= granted, r.rules_used - granted
+    assert 403 not in r.statuses
+    assert r.lease_holder is None  # no leader election: nothing to elect for
+    assert _values(r.queries[(MID_S, KEDA)])["prefill"] >= 2, why

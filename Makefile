@@ -27,11 +27,13 @@ test: install
 	@set -o pipefail; $(PY) -m pytest -q; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
-# Renders every deploy/ overlay (kubectl when present, an in-test renderer always),
-# validates the manifests offline and checks the Role against the connector's RBAC needs.
-# `make test` runs it too (it is part of the pytest suite).
+# Renders every deploy/ overlay with kubectl (the dev extra's), validates the manifests
+# offline, checks each Role against the connector's RBAC needs, and the alerts and the
+# dashboard with promtool and against the exported series. `make test` runs it too, with
+# the wheel-content check and the end-to-end rehearsal of each overlay.
 deploy-check: install
-	$(PY) -m pytest -q tests/integration/test_deploy_manifests.py
+	$(PY) -m pytest -q tests/integration/test_deploy_manifests.py \
+	  tests/integration/test_deploy_monitoring.py
 
 LINTED := planner connectors profiles tests scripts
 

@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test check lint format typecheck bench evaluate feasibility backtests clean deploy-check gpu-wheel gpu-test
+.PHONY: install run test check lint format typecheck bench evaluate feasibility backtests clean deploy-check image image-check gpu-wheel gpu-test
 
 install: $(STAMP)
 
@@ -27,24 +27,38 @@ test: install
 	@set -o pipefail; $(PY) -m pytest -q; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
-# Renders every deploy/ overlay (kubectl when present, an in-test renderer always),
-# validates the manifests offline and checks the Role against the connector's RBAC needs.
-# `make test` runs it too (it is part of the pytest suite).
+# Renders every deploy/ overlay with kubectl (the dev extra's), validates the manifests
+# offline, checks each Role against the connector's RBAC needs, and the alerts and the
+# dashboard with promtool and against the exported series. `make test` runs it too, with
+# the wheel-content check and the end-to-end rehearsal of each overlay.
 deploy-check: install
-	$(PY) -m pytest -q tests/integration/test_deploy_manifests.py
+	$(PY) -m pytest -q tests/integration/test_deploy_manifests.py \
+	  tests/integration/test_deploy_monitoring.py
+
+LINTED := planner connectors profiles tests scripts
 
 lint: install
-	$(VENV)/bin/ruff check planner connectors tests
-	$(VENV)/bin/ruff format --check planner connectors tests
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
 
 format: install
-	$(VENV)/bin/ruff format planner connectors tests
-	$(VENV)/bin/ruff check --fix planner connectors tests
+	$(VENV)/bin/ruff format $(LINTED)
+	$(VENV)/bin/ruff check --fix $(LINTED)
 
 typecheck: install
 	$(VENV)/bin/mypy
 
 check: lint typecheck test
+
+# The container image, built for real without a registry (buildah + a Debian base made
+# by mmdebstrap; root; ~3 min, network to the Debian and Python package indexes), then
+# checked from its own file system: non-root numeric user, entrypoint --help, default
+# profile found, no development packages. .ci/run runs image-check after the tests.
+image: install
+	PY=$(PY) bash scripts/build-image.sh
+
+image-check: image
+	bash scripts/check-image.sh
 
 bench: install
 	$(PY) -m tests.bench

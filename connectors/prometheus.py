@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 
 from connectors.coverage import coverage, gap_reason, sample_times, samples_query
+from connectors.demand import DemandChooser
 from connectors.promql import (
     MEAN_FIELDS,
     interval_queries,
@@ -164,6 +165,12 @@ class PrometheusSource:
         self.settings = settings
         self.time_compression = time_compression
         self.client = PrometheusClient(settings)
+        self.demand = DemandChooser(settings)
+
+    def status(self) -> dict[str, Any]:
+        """For /status: the demand counter read last (None before the first window)."""
+        current = self.demand.current
+        return {"demand": current.status() if current is not None else None}
 
     async def _scalar(self, promql: str) -> float | None:
         return parse_scalar_vector(await self.client.query(promql), query=promql)
@@ -189,14 +196,16 @@ class PrometheusSource:
             log.warning("metrics missing: %s", exc)
             return Observation.missing(window_s=window_s, reason=str(exc))
         got = dict(zip(keys, values, strict=True))
-        requests = got["requests"]
+        requests, counter = self.demand.choose(got["requests"], got.get("requests_fallback"))
         if requests is None:
-            reason = f"no series for {self.settings.name('requests')}"
-            return Observation.missing(window_s=window_s, reason=reason)
-        gap = gap_reason(cover, metric=self.settings.name("requests"))
-        if gap is not None:
-            log.warning("metrics missing: %s", gap)
-            return Observation.missing(window_s=window_s, reason=gap)
+            return Observation.missing(window_s=window_s, reason=self.demand.missing_reason())
+        # the coverage query samples the preset's demand counter; a fallback window has
+        # none of its samples, so only a window read from that counter is checked
+        if counter is not None and not counter.fallback:
+            gap = gap_reason(cover, metric=counter.metric)
+            if gap is not None:
+                log.warning("metrics missing: %s", gap)
+                return Observation.missing(window_s=window_s, reason=gap)
         if requests <= 0:
             return Observation(window_s=window_s, requests=0.0)
         means: dict[str, float | None] = {}
@@ -225,6 +234,8 @@ class PrometheusSource:
             raise MetricsError(f"bad history range start={start_s} end={end_s} step={step_s}")
         q = interval_queries(self.settings, window_s=step_s)
         wanted = {"requests": q.requests}
+        if q.requests_fallback is not None:
+            wanted["requests_fallback"] = q.requests_fallback
         for f in ("isl_tokens", "osl_tokens"):
             wanted[f"{f}.sum"], wanted[f"{f}.count"] = q.sums[f], q.counts[f]
         keys = list(wanted)
@@ -235,6 +246,9 @@ class PrometheusSource:
             )
         )
         series = {k: parse_matrix(p, query=wanted[k]) for k, p in zip(keys, payloads, strict=True)}
+        # a frontend without the started counter has none of its samples: use the fallback
+        if not series["requests"] and series.get("requests_fallback"):
+            series["requests"] = series["requests_fallback"]
         planner_step_s = step_s * self.time_compression
         points: list[LoadPoint] = []
         n = int((end_s - start_s) // step_s) + 1

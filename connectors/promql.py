@@ -32,8 +32,9 @@ def _promql_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def label_filters(settings: MetricsSettings) -> str:
-    """The ``{...}`` selector body: model (case-insensitive), namespace, extra matchers."""
+def label_filters(settings: MetricsSettings, key: str | None = None) -> str:
+    """The ``{...}`` selector body: model (case-insensitive), namespace, extra matchers,
+    and the matchers ``metrics.filters`` gives the metric ``key``."""
     parts: list[str] = []
     if settings.model:
         label = settings.name("model_label")
@@ -48,6 +49,9 @@ def label_filters(settings: MetricsSettings) -> str:
         parts.append(f"{label}={_promql_string(settings.namespace)}")
     if settings.extra_filters.strip():
         parts.append(settings.extra_filters.strip())
+    own = {str(k): v for k, v in settings.filters.items()}.get(key or "", "").strip()
+    if own:
+        parts.append(own)
     return ",".join(parts)
 
 
@@ -58,15 +62,20 @@ def promql_duration(seconds: float) -> str:
 
 @dataclass(frozen=True, slots=True)
 class IntervalQueries:
-    """The instant queries for one window: the request count and each mean's sum/count."""
+    """The instant queries for one window: the demand count (and the counter read when
+    it has no series), and each mean's sum/count."""
 
     requests: str
     sums: Mapping[str, str]
     counts: Mapping[str, str]
+    requests_fallback: str | None = None
 
     def all(self) -> dict[str, str]:
-        """Every query by a stable key (``requests``, ``<field>.sum``, ``<field>.count``)."""
+        """Every query by a stable key (``requests``, ``requests_fallback`` when there is
+        one, ``<field>.sum``, ``<field>.count``)."""
         out = {"requests": self.requests}
+        if self.requests_fallback is not None:
+            out["requests_fallback"] = self.requests_fallback
         for f in MEAN_FIELDS:
             out[f"{f}.sum"] = self.sums[f]
             out[f"{f}.count"] = self.counts[f]
@@ -75,15 +84,20 @@ class IntervalQueries:
 
 def interval_queries(settings: MetricsSettings, *, window_s: float) -> IntervalQueries:
     """Queries for the window of ``window_s`` seconds (Prometheus time) ending now."""
-    sel = "{" + label_filters(settings) + "}"
     w = promql_duration(window_s)
 
-    def inc(metric: str) -> str:
-        return f"sum(increase({metric}{sel}[{w}]))"
+    def inc(metric: str, key: str) -> str:
+        return f"sum(increase({metric}{{{label_filters(settings, key)}}}[{w}]))"
 
-    sums = {f: inc(settings.name(k) + "_sum") for f, k in MEAN_FIELDS.items()}
-    counts = {f: inc(settings.name(k) + "_count") for f, k in MEAN_FIELDS.items()}
-    return IntervalQueries(requests=inc(settings.name("requests")), sums=sums, counts=counts)
+    sums = {f: inc(settings.name(k) + "_sum", k) for f, k in MEAN_FIELDS.items()}
+    counts = {f: inc(settings.name(k) + "_count", k) for f, k in MEAN_FIELDS.items()}
+    fallback = settings.name("requests_fallback")
+    return IntervalQueries(
+        requests=inc(settings.name("requests"), "requests"),
+        sums=sums,
+        counts=counts,
+        requests_fallback=inc(fallback, "requests_fallback") if fallback else None,
+    )
 
 
 def _number(raw: Any, query: str) -> float:
@@ -147,7 +161,7 @@ def parse_matrix(payload: Any, *, query: str) -> dict[float, float]:
 
 def ttft_bucket_query(settings: MetricsSettings, *, window_s: float) -> str:
     """The window's TTFT histogram: ``increase`` of every ``_bucket`` series, by ``le``."""
-    sel = "{" + label_filters(settings) + "}"
+    sel = "{" + label_filters(settings, "ttft") + "}"
     name = settings.name("ttft") + "_bucket"
     return f"sum by (le) (increase({name}{sel}[{promql_duration(window_s)}]))"
 

@@ -11,29 +11,54 @@ from pydantic import Field, model_validator
 
 from planner.core.settings import Section
 
-#: metric names per preset: field -> metric (histograms without the _sum/_count suffix)
+#: metric names per preset: field -> metric (histograms without the _sum/_count suffix).
+#: ``requests`` is the demand counter (requests arrived or started in the window) and
+#: ``requests_fallback`` the counter read when it has no series.
 METRIC_PRESETS: dict[str, dict[str, str]] = {
+    # Dynamo's frontend. Demand is dynamo_frontend_requests_started_total, counted when the
+    # frontend accepts a request; dynamo_frontend_requests_total counts requests when they
+    # complete, so under backpressure it is capped by the capacity the planner is trying
+    # to size (Dynamo's own planner moved to the started counter for that reason,
+    # ai-dynamo/dynamo PR 9526). Frontends older than that counter only have the
+    # completed one: it is the fallback, and /status says when it is in use.
     "dynamo": {
         "ttft": "dynamo_frontend_time_to_first_token_seconds",
         "itl": "dynamo_frontend_inter_token_latency_seconds",
         "request_duration": "dynamo_frontend_request_duration_seconds",
         "isl": "dynamo_frontend_input_sequence_tokens",
         "osl": "dynamo_frontend_output_sequence_tokens",
-        "requests": "dynamo_frontend_requests_total",
+        "requests": "dynamo_frontend_requests_started_total",
+        "requests_fallback": "dynamo_frontend_requests_total",
         "model_label": "model",
         "namespace_label": "dynamo_namespace",
     },
+    # vLLM's own server (names from vLLM's docs/design/metrics.md and
+    # vllm/v1/metrics/loggers.py; every series carries ``model_name``). vLLM has no
+    # counter of requests received: vllm:request_success_total counts them when they
+    # finish. Demand is therefore the TTFT histogram's count, which grows when a
+    # request's first token is produced: it does not wait for long generations to end
+    # (the bias of counting completions), though a queue in front of prefill still
+    # delays it (the TTFT histogram then shows the misses the attainment feedback acts
+    # on). vllm:inter_token_latency_seconds is the name since vLLM 0.11; for older
+    # servers set ``metrics.itl: vllm:time_per_output_token_seconds`` (deprecated in
+    # 0.11, removed in 0.13).
     "vllm": {
         "ttft": "vllm:time_to_first_token_seconds",
-        "itl": "vllm:time_per_output_token_seconds",
+        "itl": "vllm:inter_token_latency_seconds",
         "request_duration": "vllm:e2e_request_latency_seconds",
         "isl": "vllm:request_prompt_tokens",
         "osl": "vllm:request_generation_tokens",
-        "requests": "vllm:request_success_total",
+        "requests": "vllm:time_to_first_token_seconds_count",
+        "requests_fallback": "vllm:request_success_total",
         "model_label": "model_name",
         "namespace_label": "",
     },
 }
+
+
+MetricKey = Literal[
+    "ttft", "itl", "request_duration", "isl", "osl", "requests", "requests_fallback"
+]
 
 
 class MetricsSettings(Section):
@@ -53,6 +78,8 @@ class MetricsSettings(Section):
     isl: str | None = None
     osl: str | None = None
     requests: str | None = None
+    #: read when ``requests`` has no series ("" = no fallback: the window is missing)
+    requests_fallback: str | None = None
     model_label: str | None = None
     namespace_label: str | None = None
     #: model name matched case-insensitively (None = all models)
@@ -61,6 +88,10 @@ class MetricsSettings(Section):
     namespace: str | None = None
     #: extra label matchers appended verbatim, e.g. 'job="frontend"'
     extra_filters: str = ""
+    #: more matchers for one metric only, e.g. {ttft: 'service="vllm-prefill"'}: where
+    #: separate servers export the same names (vLLM prefill and decode servers), each
+    #: quantity is read from the servers that see it
+    filters: dict[MetricKey, str] = Field(default_factory=dict)
     #: PromQL range window (s); None = the adjustment interval
     window_s: float | None = Field(None, gt=0)
     timeout_s: float = Field(5.0, gt=0)

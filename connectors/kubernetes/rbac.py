@@ -57,10 +57,20 @@ Target = Literal["dgd", "deployment", "statefulset"]
 AdapterMode = Literal["auto", "always", "never"]
 
 
+#: verbs that only read: all an advisory planner (service.advisory) calls
+READ_VERBS = frozenset({"get", "list"})
+
+
 def required_rbac(
-    *, target: Target, scaling_adapters: AdapterMode = "auto", leader_election: bool = True
+    *,
+    target: Target,
+    scaling_adapters: AdapterMode = "auto",
+    leader_election: bool = True,
+    writes: bool = True,
 ) -> frozenset[Rule]:
-    """The exact set of rules the connector calls for this configuration."""
+    """The exact set of rules the connector calls for this configuration. ``writes``
+    False (an advisory planner: it reads the graph and never applies) keeps the reading
+    rules only; the lease rules follow ``leader_election`` either way."""
     rules: set[Rule] = {PODS_LIST}
     if target == "dgd":
         rules.add(DGD_GET)
@@ -72,6 +82,8 @@ def required_rbac(
         rules |= {DEPLOYMENT_GET, DEPLOYMENT_SCALE_GET, DEPLOYMENT_SCALE_UPDATE}
     else:
         rules |= {STATEFULSET_GET, STATEFULSET_SCALE_GET, STATEFULSET_SCALE_UPDATE}
+    if not writes:
+        rules = {r for r in rules if r.verb in READ_VERBS}
     if leader_election:
         rules |= LEASE_RULES
     return frozenset(rules)

@@ -65,4 +65,6 @@ def build_graph(
         ttft_ms=settings.ttft_ms,
         itl_ms=settings.itl_ms,
         keep_s=max(900.0, 3 * settings.interval_s),
+        model=e.model,
+        flavor=e.metrics_flavor or settings.metrics.preset,
     )

@@ -1,34 +1,28 @@
-"""Dynamo-named frontend metrics of the emulated graph, read off the simulated cluster's
-cumulative counters (planner.sim's ClusterSnapshot), for both ways the planner reads them.
+"""Frontend metrics of the emulated graph, read off the simulated cluster's cumulative
+counters (planner.sim's ClusterSnapshot), for both ways the planner reads them.
 
 The graph records one snapshot per step of trace time. ``/metrics`` exposes the latest
-one's counters and histograms; the in-process MetricsSource takes two recorded
+one's counters and histograms under Dynamo's or vLLM's names (planner.emulator.exposition
+keeps each server's counting moments); the in-process MetricsSource takes two recorded
 snapshots a window apart and applies ``observation_between``, i.e. mean X =
-delta(X_sum) / delta(X_count) and requests = delta(requests_total): the arithmetic of
+delta(X_sum) / delta(X_count) and requests = delta(requests arrived): the arithmetic of
 PromQL's ``sum(increase(X_sum[W])) / sum(increase(X_count[W]))`` over the same
-counters. Only what a frontend exports is passed on (no replica, queue or KV gauges), and
-an idle window carries no means, as PrometheusSource answers.
-
-Series (labels ``model``, ``dynamo_namespace``): ``dynamo_frontend_requests_total``
-(at arrival), ``..._input_sequence_tokens`` (at arrival), ``..._time_to_first_token_seconds``
-(at the first token), ``..._inter_token_latency_seconds`` (per token gap),
-``..._request_duration_seconds`` and ``..._output_sequence_tokens`` (at completion).
-Times are trace (planner) seconds.
+counters, with demand read from the started counter. Only what a frontend exports is
+passed on (no replica, queue or KV gauges), and an idle window carries no means, as
+PrometheusSource answers.
 """
 
 from __future__ import annotations
 
-import math
 from bisect import bisect_right
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import Metric
 
 from planner.core.types import Observation
-from planner.sim.snapshot import Buckets, ClusterSnapshot, observation_between
-
-PREFIX = "dynamo_frontend_"
+from planner.emulator.exposition import Flavor, Server, families
+from planner.sim.snapshot import ClusterSnapshot, observation_between
 
 
 def frontend_observation(prev: ClusterSnapshot, cur: ClusterSnapshot) -> Observation:
@@ -51,8 +45,18 @@ def frontend_observation(prev: ClusterSnapshot, cur: ClusterSnapshot) -> Observa
 class FrontendMetrics:
     """A timeline of cluster snapshots (kept ``keep_s``) and its Prometheus exposition."""
 
-    def __init__(self, first: ClusterSnapshot, *, model: str, namespace: str, keep_s: float):
-        self.labels = {"model": model, "dynamo_namespace": namespace}
+    def __init__(
+        self,
+        first: ClusterSnapshot,
+        *,
+        model: str,
+        namespace: str,
+        keep_s: float,
+        flavor: Flavor = "dynamo",
+    ):
+        self.model = model
+        self.namespace = namespace
+        self.flavor: Flavor = flavor
         self.keep_s = keep_s
         self._times: list[float] = [first.time_s]
         self._snaps: list[ClusterSnapshot] = [first]
@@ -93,30 +97,31 @@ class FrontendMetrics:
         return frontend_observation(prev, cur)
 
     # ------------------------------------------------------------ exposition
-    def collect(self) -> Iterator[Metric]:
-        """prometheus_client's collector hook: the latest snapshot's counters."""
-        s = self.latest
-        names, values = list(self.labels), list(self.labels.values())
-        requests = CounterMetricFamily(
-            f"{PREFIX}requests", "Requests received by the frontend", labels=names
+    def collect(self, server: Server = "all") -> Iterator[Metric]:
+        """prometheus_client's collector hook: the latest snapshot's series (vLLM: as the
+        ``server`` role exports them)."""
+        return families(
+            self.latest,
+            flavor=self.flavor,
+            model=self.model,
+            namespace=self.namespace,
+            server=server,
         )
-        requests.add_metric(values, float(s.requests_total))
-        yield requests
-        for name, doc, buckets, total in (
-            ("time_to_first_token_seconds", "Time to first token", s.ttft_buckets, s.ttft_sum_s),
-            ("inter_token_latency_seconds", "Inter-token latency", s.itl_buckets, s.itl_sum_s),
-            ("request_duration_seconds", "Request duration", s.duration_buckets, s.duration_sum_s),
-            ("input_sequence_tokens", "Input sequence length", s.isl_buckets, s.isl_sum),
-            ("output_sequence_tokens", "Output sequence length", s.osl_buckets, s.osl_sum),
-        ):
-            fam = HistogramMetricFamily(f"{PREFIX}{name}", doc, labels=names)
-            fam.add_metric(values, buckets=_le(buckets), sum_value=float(total))
-            yield fam
 
-    def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+    def exposition(self, server: Server = "all") -> bytes:
+        if server == "all":
+            return generate_latest(self.registry)
+        view = CollectorRegistry(auto_describe=False)
+        view.register(_View(self, server))
+        return generate_latest(view)
 
 
-def _le(buckets: Buckets) -> list[tuple[str, float]]:
-    """Bucket bounds as exposition ``le`` labels ("0.25", "1024.0", "+Inf")."""
-    return [("+Inf" if math.isinf(le) else repr(float(le)), float(n)) for le, n in buckets]
+class _View:
+    """One server role's series, as a collector of its own registry."""
+
+    def __init__(self, metrics: FrontendMetrics, server: Server) -> None:
+        self.metrics = metrics
+        self.server: Server = server
+
+    def collect(self) -> Iterator[Metric]:
+        return self.metrics.collect(self.server)

@@ -26,6 +26,7 @@ import numpy as np
 from connectors.virtual.environment import VirtualTarget
 from planner.clock import ServiceClock
 from planner.core.types import Component, Observation
+from planner.emulator.exposition import Flavor
 from planner.emulator.frontend import FrontendMetrics
 from planner.errors import ConnectorError, PlannerError
 from planner.sim.cluster import Cluster
@@ -84,6 +85,7 @@ class EmulatedGraph:
         tail_s: float = 300.0,
         model: str = "emulated",
         namespace: str = "emulator",
+        flavor: Flavor = "dynamo",
     ) -> None:
         self.trace = trace
         self.cluster = cluster
@@ -94,7 +96,9 @@ class EmulatedGraph:
         self.step_s = step_s
         self.origin_s = cluster.now_s
         first = cluster.snapshot()
-        self.metrics = FrontendMetrics(first, model=model, namespace=namespace, keep_s=keep_s)
+        self.metrics = FrontendMetrics(
+            first, model=model, namespace=namespace, keep_s=keep_s, flavor=flavor
+        )
         self.done = asyncio.Event()
         self.end_s = trace.duration_s
         self.tail_s = tail_s

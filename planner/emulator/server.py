@@ -1,4 +1,5 @@
-"""The emulated graph over HTTP: /metrics (Dynamo frontend names, for Prometheus to scrape)
+"""The emulated graph over HTTP: /metrics (Dynamo's or vLLM's names, for Prometheus to
+scrape; /metrics/prefill and /metrics/decode: the two server roles of a split vLLM fleet)
 and the standalone ``sla-planner emulate`` run that takes targets from the virtual
 connector's file or HTTP transport."""
 
@@ -7,10 +8,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import cast
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from planner.emulator.exposition import Server
 from planner.emulator.graph import EmulatedGraph, EmulationSummary
 from planner.settings import PlannerSettings
 
@@ -20,9 +23,12 @@ log = logging.getLogger("sla_planner.emulator")
 async def serve_metrics(graph: EmulatedGraph, *, host: str, port: int) -> tuple[web.AppRunner, int]:
     """Serve ``/metrics`` (synced to the clock on every scrape); returns (runner, port)."""
 
-    async def metrics(_: web.Request) -> web.Response:
+    async def metrics(request: web.Request) -> web.Response:
         await graph.sync()
-        resp = web.Response(body=graph.metrics.exposition())
+        server = request.match_info.get("server", "all")
+        if server not in ("all", "prefill", "decode"):
+            raise web.HTTPNotFound()
+        resp = web.Response(body=graph.metrics.exposition(cast(Server, server)))
         resp.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return resp
 
@@ -31,6 +37,8 @@ async def serve_metrics(graph: EmulatedGraph, *, host: str, port: int) -> tuple[
 
     app = web.Application()
     app.router.add_get("/metrics", metrics)
+    # vLLM with separate prefill and decode servers: each role's view on its own path
+    app.router.add_get("/metrics/{server}", metrics)
     app.router.add_get("/healthz", healthz)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

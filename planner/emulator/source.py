@@ -3,6 +3,8 @@ Prometheus), from the same cumulative counters its /metrics exposes."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from planner.core.types import LoadPoint, Observation
 from planner.emulator.graph import EmulatedGraph
 
@@ -13,6 +15,10 @@ class EmulatedSource:
 
     def __init__(self, graph: EmulatedGraph) -> None:
         self.graph = graph
+
+    def status(self) -> dict[str, Any]:
+        """For /status: demand is the graph's arrivals (what a started counter reads)."""
+        return {"demand": {"counter": "arrivals (emulated graph, in-process)", "fallback": False}}
 
     async def observe(self, *, window_s: float) -> Observation:
         return await self.graph.observe(window_s=window_s)

@@ -17,6 +17,7 @@ import json
 import logging
 import math
 from dataclasses import asdict, dataclass, field, replace
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,10 +30,24 @@ from planner.perf.npz import load_npz
 FORMAT_NAME = "sla-planner-profile"
 FORMAT_VERSION = 1
 
-#: the measured H200 / Llama-3.1-8B-FP8 profile shipped in profiles/
-DEFAULT_PROFILE_DIR = (
-    Path(__file__).resolve().parents[2] / "profiles" / "h200_llama3.1-8b-instruct-fp8_vllm_tp1"
-)
+
+def shipped_profile(name: str | None = None) -> Path:
+    """The folder of a profile shipped in the ``profiles`` package (default: the measured
+    H200 / Llama-3.1-8B-FP8 one). Resolved through importlib.resources, so an editable
+    install, a wheel and the container image all find the same files."""
+    from profiles import DEFAULT_PROFILE
+
+    root = resources.files("profiles")
+    # the loader reads files with numpy and json by path: a zipped install cannot work
+    if not isinstance(root, Path):
+        raise ProfileError(
+            str(root), "profiles", "the package is not on the file system (zipped install)"
+        )
+    return root / (name or DEFAULT_PROFILE)
+
+
+#: the measured H200 / Llama-3.1-8B-FP8 profile shipped in the ``profiles`` package
+DEFAULT_PROFILE_DIR = shipped_profile()
 
 FloatArray = NDArray[np.float64]
 #: what a profile whose TTFT falls as ISL grows does: stop (``error``) or load with a

@@ -39,6 +39,26 @@ class RunResult:
     signalled: bool
 
 
+def _refuse_unwritten_connector(settings: PlannerSettings, *, emulate: bool | None) -> None:
+    """The emulated graph takes the decisions through an in-memory target, so with the
+    emulated source a configured Kubernetes connector would never be written: a deployed
+    planner that forgot ``metrics.source`` must stop, not run on a made-up graph. Only an
+    explicit ``emulate=True`` (``--emulate``) asks for that on purpose."""
+    kind = settings.connector.kind
+    if settings.metrics.source != "emulated" or kind == "virtual":
+        return
+    if emulate:
+        log.warning("connector.kind=%s is not used: the emulated graph takes the targets", kind)
+        return
+    raise ConfigError(
+        "metrics.source",
+        "emulated",
+        f"prometheus (with metrics.url) when connector.kind is {kind}: the emulated source "
+        f"runs a built-in emulated graph and nothing would be written to {kind}; pass "
+        "--emulate to run against the emulated graph on purpose",
+    )
+
+
 class ServiceApp:
     """One run of the service. Attributes (service, graph, http) are set once started,
     for tests and the CLI; ``started`` is set when the endpoint listens."""
@@ -51,6 +71,7 @@ class ServiceApp:
         wrap_connector: Callable[[Connector], Connector] | None = None,
     ) -> None:
         self.settings = settings
+        _refuse_unwritten_connector(settings, emulate=emulate)
         self.emulate = settings.metrics.source == "emulated" if emulate is None else emulate
         self.wrap_connector = wrap_connector
         self.started = asyncio.Event()
@@ -78,7 +99,10 @@ class ServiceApp:
 
     def _summary(self) -> dict[str, Any]:
         s = self.settings
+        # what the source says about itself (Prometheus: which demand counter it reads)
+        source_status = getattr(self.service.source, "status", None) if self.service else None
         return {
+            **(source_status() if callable(source_status) else {}),
             "mode": s.mode,
             "policy": s.policy,
             "interval_s": s.interval_s,
@@ -117,7 +141,11 @@ class ServiceApp:
             self.profile_loaded = True
             origin = 0.0 if self.emulate else time.time()
             clock = ServiceClock.start(compression=self.compression, origin_s=origin)
-            telemetry = Telemetry(keep_decisions=s.service.keep_decisions)
+            telemetry = Telemetry(
+                keep_decisions=s.service.keep_decisions,
+                ttft_target_ms=s.ttft_ms,
+                attainment_objective=s.objective,
+            )
             telemetry.advisory.set(1 if s.service.advisory else 0)
             source, connector = await self._wire(stack, clock, planner, telemetry.registry)
             self.service = PlannerService(

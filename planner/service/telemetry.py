@@ -14,7 +14,8 @@ from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from planner.core.types import Component
+from planner.core.attainment import share_within
+from planner.core.types import Component, Observation
 from planner.service.tick import TickRecord
 
 _NAN = float("nan")
@@ -31,9 +32,16 @@ def _finite(value: float | None) -> float:
 class Telemetry:
     """Metrics and the last decisions; fed one TickRecord per tick."""
 
-    def __init__(self, *, keep_decisions: int = 50) -> None:
+    def __init__(
+        self,
+        *,
+        keep_decisions: int = 50,
+        ttft_target_ms: float | None = None,
+        attainment_objective: float | None = None,
+    ) -> None:
         self.registry = r = CollectorRegistry(auto_describe=True)
         p = "sla_planner_"
+        self.ttft_target_ms = ttft_target_ms
         self.ticks = Counter(f"{p}ticks", "Ticks run (failed ones included)", registry=r)
         self.tick_errors = Counter(f"{p}tick_errors", "Failed ticks by kind", ["kind"], registry=r)
         self.ticks_skipped = Counter(
@@ -78,6 +86,27 @@ class Telemetry:
             f"{p}gpu_hours", "GPU-hours held by ready or starting workers", registry=r
         )
         self.advisory = Gauge(f"{p}advisory", "1 when replicas are not written", registry=r)
+        # TTFT attainment, request-weighted, for alerts over any range: the two counters'
+        # increases divide to the share of requests that met the TTFT target
+        self.ttft_requests = Counter(
+            f"{p}ttft_requests",
+            "Requests in the observed windows' TTFT histograms (first tokens)",
+            registry=r,
+        )
+        self.ttft_met = Counter(
+            f"{p}ttft_within_target_requests",
+            "Of those, requests whose TTFT may have met ttft_ms (read off the histogram: "
+            "a bucket that straddles the target counts as met, so an alert on it fires "
+            "only when the objective was certainly missed)",
+            registry=r,
+        )
+        self.objective = Gauge(
+            f"{p}attainment_objective",
+            "Share of requests that should meet the TTFT and ITL targets (objective)",
+            registry=r,
+        )
+        if attainment_objective is not None:
+            self.objective.set(attainment_objective)
         self.recent: deque[TickRecord] = deque(maxlen=keep_decisions)
         self.last_error: TickRecord | None = None
         self.tick_count = 0
@@ -114,6 +143,7 @@ class Telemetry:
                 for g in self.observed.values():
                     g.set(_NAN)
             else:
+                self._count_attainment(obs)
                 self.observed["requests_per_second"].set(obs.request_rate_rps)
                 self.observed["isl_tokens"].set(_finite(obs.isl_tokens))
                 self.observed["osl_tokens"].set(_finite(obs.osl_tokens))
@@ -138,6 +168,16 @@ class Telemetry:
             ):
                 self.forecast[name].labels(quantity="point").set(q.point)
                 self.forecast[name].labels(quantity="upper").set(q.upper)
+
+    def _count_attainment(self, obs: Observation) -> None:
+        if self.ttft_target_ms is None or not obs.ttft_buckets:
+            return
+        share = share_within(obs.ttft_buckets, self.ttft_target_ms / 1000.0)
+        total = max(c for _, c in obs.ttft_buckets)
+        if share is None or total <= 0:
+            return
+        self.ttft_requests.inc(total)
+        self.ttft_met.inc(share.high * total)
 
     def exposition(self) -> bytes:
         """The registry in Prometheus text format."""

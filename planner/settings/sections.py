@@ -44,6 +44,11 @@ class EmulatorSettings(Section):
     initial_prefill: int = Field(1, ge=0)
     initial_decode: int = Field(1, ge=0)
     initial_agg: int = Field(1, ge=0)
+    #: whose metric names /metrics serves: Dynamo's frontend or vLLM's server (None = the
+    #: ``metrics.preset``, so the planner reads what it expects)
+    metrics_flavor: Literal["dynamo", "vllm"] | None = None
+    #: the model label on the served series
+    model: str = "emulated"
     #: address of the emulator's own /metrics (``sla-planner emulate``)
     host: str = "127.0.0.1"
     port: int = Field(9087, ge=0, le=65535)

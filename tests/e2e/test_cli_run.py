@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from tests.conftest import REPO
 
@@ -45,3 +46,29 @@ def test_short_replay_ends_with_summary() -> None:
     assert all(" reason=prefill:" in ln for ln in lines)
     assert "requests " in out and "scale events" in out
     assert time.monotonic() - started < 60
+
+
+def test_kubernetes_connector_with_the_emulated_source_is_refused(tmp_path: Path) -> None:
+    """A config that names a Kubernetes target but leaves metrics.source at its default
+    (the emulated graph) would run a made-up graph and write nothing: run exits 2 naming
+    the field, the value and the fix. --emulate asks for it on purpose and runs."""
+    config = tmp_path / "settings.yaml"
+    config.write_text(
+        "connector:\n  kind: kubernetes\n  kubernetes:\n    target: dgd\n    graph_name: g\n"
+    )
+    refused = subprocess.run(
+        [sys.executable, "-m", "planner", "run", "--port", "0", "--config", str(config)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2, refused.stderr
+    assert "metrics.source='emulated'" in refused.stderr
+    assert "connector.kind is kubernetes" in refused.stderr and "--emulate" in refused.stderr
+    proc = _run(
+        "--config", str(config), "--emulate", "--time-compression", "120", "--max-ticks", "1"
+    )
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "tick=1 " in out and "connector.kind=kubernetes is not used" in err

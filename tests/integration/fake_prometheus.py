@@ -121,13 +121,20 @@ class FakePrometheus:
 
 
 def dynamo_values(
-    *, requests: float, isl: float = 1000.0, osl: float = 100.0, ttft_s: float = 0.2
+    *,
+    requests: float,
+    isl: float = 1000.0,
+    osl: float = 100.0,
+    ttft_s: float = 0.2,
+    completed: float | None = None,
 ) -> dict[str, float | None]:
-    """Consistent Dynamo frontend increases for ``requests`` requests."""
+    """Consistent Dynamo frontend increases for ``requests`` requests started, of which
+    ``completed`` (default: all) completed."""
     n = requests
     p = "dynamo_frontend_"
     return {
-        f"{p}requests_total": n,
+        f"{p}requests_started_total": n,
+        f"{p}requests_total": n if completed is None else completed,
         f"{p}time_to_first_token_seconds_sum": ttft_s * n,
         f"{p}time_to_first_token_seconds_count": n,
         f"{p}inter_token_latency_seconds_sum": 0.02 * n,

@@ -3,16 +3,21 @@ storage folder; tests that need it are marked ``prometheus`` and fail (not skip)
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import subprocess
 import time
+import urllib.parse
 import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import pytest
+import yaml
 
 
 def free_port() -> int:
@@ -34,25 +39,52 @@ def prometheus_binary() -> str:
     return path
 
 
-class PrometheusProcess:
-    """One prometheus server scraping ``targets`` every ``scrape_s`` seconds."""
+@dataclass(frozen=True, slots=True)
+class ScrapeJob:
+    """One scrape job: its targets (host:port), each with the labels its samples get (as
+    a Prometheus Operator scrape adds namespace, service, pod), and the path."""
 
-    def __init__(self, *, workdir: Path, targets: list[str], scrape_s: float) -> None:
+    name: str
+    targets: Mapping[str, Mapping[str, str]]
+    path: str = "/metrics"
+
+    def config(self, *, timeout_ms: int) -> dict[str, Any]:
+        return {
+            "job_name": self.name,
+            "metrics_path": self.path,
+            "scrape_timeout": f"{timeout_ms}ms",
+            "static_configs": [
+                {"targets": [t], "labels": dict(labels)} for t, labels in self.targets.items()
+            ],
+        }
+
+
+class PrometheusProcess:
+    """One prometheus server scraping ``targets`` (job ``emulated-graph``) or ``jobs``
+    every ``scrape_s`` seconds."""
+
+    def __init__(
+        self,
+        *,
+        workdir: Path,
+        targets: list[str] | None = None,
+        scrape_s: float,
+        jobs: list[ScrapeJob] | None = None,
+    ) -> None:
         self.binary = prometheus_binary()
         self.workdir = workdir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         ms = max(1, round(scrape_s * 1000))
+        jobs = list(jobs or [])
+        if targets:
+            jobs.append(ScrapeJob("emulated-graph", {t: {} for t in targets}))
         config = workdir / "prometheus.yml"
-        config.write_text(
-            "global:\n"
-            f"  scrape_interval: {ms}ms\n"
-            f"  evaluation_interval: {ms}ms\n"
-            "scrape_configs:\n"
-            "  - job_name: emulated-graph\n"
-            f"    scrape_timeout: {ms}ms\n"
-            f"    static_configs:\n      - targets: [{', '.join(repr(t) for t in targets)}]\n"
-        )
+        doc = {
+            "global": {"scrape_interval": f"{ms}ms", "evaluation_interval": f"{ms}ms"},
+            "scrape_configs": [j.config(timeout_ms=ms) for j in jobs],
+        }
+        config.write_text(yaml.safe_dump(doc))
         self.config = config
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: BinaryIO | None = None
@@ -95,6 +127,15 @@ class PrometheusProcess:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+    def query(self, promql: str) -> list[dict[str, Any]]:
+        """An instant query's result vector (raises on an error answer)."""
+        url = f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
+        with urllib.request.urlopen(url, timeout=5) as r:
+            body = json.loads(r.read())
+        if body.get("status") != "success":
+            raise RuntimeError(f"{promql}: {body}")
+        return list(body["data"]["result"])
 
     def log_tail(self) -> str:
         p = self.workdir / "prometheus.log"

@@ -1,95 +1,65 @@
-"""`make deploy-check`: every overlay renders (kubectl when present, and the in-test
-renderer always), validates against the Kubernetes schemas offline, grants exactly the
-RBAC the connector calls, runs non-root, and its alerts and dashboard use real metrics."""
+"""`make deploy-check`: every overlay renders with the real `kubectl kustomize`, validates
+against the Kubernetes schemas offline, grants exactly the RBAC the connector calls
+(read-only for the advisory overlay), runs non-root, mounts a hash-named settings
+ConfigMap, and its settings are what a deployed pod needs: the real metrics source and
+a listen address the probes reach."""
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from connectors.kubernetes.rbac import required_rbac
-from planner.perf.profile import DEFAULT_PROFILE_DIR, load_profile
+from connectors.kubernetes.rbac import READ_VERBS, required_rbac
+from planner.perf.profile import DEFAULT_PROFILE_DIR
 from planner.settings import PlannerSettings, load_settings
-from tests.integration.kustomize_lite import Doc, by_identity, render
+from tests.integration.kustomize import DEPLOY, OVERLAYS, Doc, one, render
+from tests.integration.pod_spec import config_map, pod_run
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-OVERLAYS = sorted(p.name for p in (DEPLOY / "overlays").iterdir() if p.is_dir())
 K8S_VERSION = "1.30"
 CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}
-#: the series the planner service exports (issue 6) plus the connector's own
-EXPORTED = {
-    "sla_planner_ticks_total",
-    "sla_planner_tick_errors_total",
-    "sla_planner_desired_replicas",
-    "sla_planner_current_replicas",
-    "sla_planner_decisions_total",
-    "sla_planner_metrics_missing_total",
-    "sla_planner_tick_duration_seconds",
-    "sla_planner_correction_factor",
-    "sla_planner_prefill_pressure",
-    "sla_planner_gpu_hours_total",
-    "sla_planner_connector_errors_total",
-    "sla_planner_leader",
-    "sla_planner_connector_calls_total",
-    "sla_planner_connector_call_duration_seconds",
-}
-
-
-def kubectl_render(overlay: Path) -> list[Doc] | None:
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        return None
-    out = subprocess.run(
-        [kubectl, "kustomize", str(overlay)], capture_output=True, text=True, timeout=60
-    )
-    assert out.returncode == 0, out.stderr
-    return [d for d in yaml.safe_load_all(out.stdout) if d]
+CONFIG_PATH = "/etc/sla-planner/settings.yaml"
 
 
 @pytest.fixture(scope="module", params=OVERLAYS)
-def rendered(request: pytest.FixtureRequest) -> tuple[str, dict[tuple[str, str], Doc]]:
-    return request.param, by_identity(render(DEPLOY / "overlays" / request.param))
+def rendered(request: pytest.FixtureRequest) -> tuple[str, list[Doc]]:
+    return request.param, render(DEPLOY / "overlays" / request.param)
 
 
-def _settings(docs: dict[tuple[str, str], Doc], tmp_path: Path) -> PlannerSettings:
-    cm = docs[("ConfigMap", "sla-planner-config")]
-    path = tmp_path / "settings.yaml"
-    path.write_text(cm["data"]["settings.yaml"])
-    profile = tmp_path / "profile.json"
-    profile.write_text(cm["data"]["profile.json"])
-    return load_settings(config_file=path, overrides={"profile": str(profile)})
+def _settings(docs: list[Doc], tmp_path: Path) -> PlannerSettings:
+    """The settings the pod loads: its ConfigMap's files at their mount path, read
+    through the real loader, as `run --config` does."""
+    run = pod_run(docs)
+    args = run.materialize(tmp_path)
+    return load_settings(config_file=args[args.index("--config") + 1])
 
 
 def test_overlays_exist() -> None:
-    """Both shipped overlays (Dynamo graph, plain vLLM) are present."""
-    assert {"dynamo", "vllm"} <= set(OVERLAYS)
+    """The shipped overlays: a Dynamo graph, plain vLLM Deployments, advisory mode."""
+    assert {"dynamo", "vllm", "advisory"} <= set(OVERLAYS)
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
-def test_kubectl_and_lite_renderer_agree(overlay: str) -> None:
-    """Where kubectl exists, `kubectl kustomize` and the in-test renderer give the same
-    objects (so the checks below hold for what users apply)."""
-    theirs = kubectl_render(DEPLOY / "overlays" / overlay)
-    if theirs is None:
-        pytest.skip("kubectl not installed; the in-test renderer alone is checked")
-    assert by_identity(theirs) == by_identity(render(DEPLOY / "overlays" / overlay))
+def test_config_map_name_carries_a_content_hash(rendered: tuple[str, list[Doc]]) -> None:
+    """The generated ConfigMap's name ends in a hash of its content and the Deployment
+    mounts that name, so changing the settings rolls the pods."""
+    _, docs = rendered
+    name = config_map(docs)["metadata"]["name"]
+    assert re.fullmatch(r"sla-planner-config-[a-z0-9]{10}", name), name
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    assert {"name": "config", "configMap": {"name": name}} in pod["volumes"]
+    assert set(pod_run(docs).files) == {CONFIG_PATH}
 
 
-def test_core_kinds_validate_against_schemas(
-    rendered: tuple[str, dict[tuple[str, str], Doc]],
-) -> None:
+def test_core_kinds_validate_against_schemas(rendered: tuple[str, list[Doc]]) -> None:
     """Every core object validates (strict) against the Kubernetes OpenAPI schema."""
     import kubernetes_validate
 
     _, docs = rendered
-    core = [d for d in docs.values() if d["kind"] not in CRD_KINDS]
+    core = [d for d in docs if d["kind"] not in CRD_KINDS]
     assert {d["kind"] for d in core} >= {
         "ServiceAccount",
         "Role",
@@ -108,55 +78,51 @@ def test_schema_validation_catches_a_typo() -> None:
     import kubernetes_validate
     from kubernetes_validate.utils import ValidationError
 
-    docs = by_identity(render(DEPLOY / "overlays" / OVERLAYS[0]))
-    bad: Any = json.loads(json.dumps(docs[("Deployment", "sla-planner")]))
+    bad: Any = json.loads(json.dumps(one(render(DEPLOY / "overlays" / "dynamo"), "Deployment")))
     bad["spec"]["template"]["spec"]["containers"][0]["readOnlyRootFS"] = True
     with pytest.raises(ValidationError):
         kubernetes_validate.validate(bad, K8S_VERSION, strict=True)
 
 
-def test_crds_have_required_fields(rendered: tuple[str, dict[tuple[str, str], Doc]]) -> None:
-    """ServiceMonitor selects the Service on a named port; every PrometheusRule rule is
-    an alert with an expression, a duration, a severity and a summary."""
-    _, docs = rendered
-    service = docs[("Service", "sla-planner")]
-    sm = docs[("ServiceMonitor", "sla-planner")]
-    assert sm["apiVersion"] == "monitoring.coreos.com/v1"
-    labels = service["metadata"]["labels"]
-    assert sm["spec"]["selector"]["matchLabels"].items() <= labels.items()
-    ports = {p["name"] for p in service["spec"]["ports"]}
-    assert all(ep["port"] in ports and ep["path"] == "/metrics" for ep in sm["spec"]["endpoints"])
-    rule = docs[("PrometheusRule", "sla-planner")]
-    alerts = [r for g in rule["spec"]["groups"] for r in g["rules"]]
-    for a in alerts:
-        assert a["alert"] and a["expr"] and a["for"], a
-        assert a["labels"]["severity"] in ("critical", "warning")
-        assert a["annotations"]["summary"]
-    names = {a["alert"] for a in alerts}
-    assert {
-        "SlaPlannerDown",
-        "SlaPlannerTicksFailing",
-        "SlaPlannerBudgetClampedForLong",
-        "SlaPlannerMetricsMissing",
-    } <= names
+def test_settings_are_what_a_deployed_pod_needs(
+    rendered: tuple[str, list[Doc]], tmp_path: Path
+) -> None:
+    """The pod's settings read the real Prometheus (not the built-in emulated graph, not
+    loopback), listen on every address at the port the probes and the Service use, name
+    a Kubernetes target, and leave the profile to the one packaged in the image."""
+    name, docs = rendered
+    s = _settings(docs, tmp_path)
+    assert s.metrics.source == "prometheus"
+    assert not re.match(r"https?://(127\.|localhost)", s.metrics.url), s.metrics.url
+    assert s.metrics.preset == ("vllm" if name == "vllm" else "dynamo")
+    assert s.service.host == "0.0.0.0"
+    run = pod_run(docs)
+    assert s.service.port == run.ports["http"] == 9085
+    assert s.connector.kind == "kubernetes" and s.connector.kubernetes is not None
+    assert s.profile == DEFAULT_PROFILE_DIR
+    assert s.service.advisory is (name == "advisory")
+    namespace = one(docs, "Deployment")["metadata"]["namespace"]
+    assert f'namespace="{namespace}"' in s.metrics.extra_filters
 
 
 def test_role_grants_exactly_what_the_connector_calls(
-    rendered: tuple[str, dict[tuple[str, str], Doc]], tmp_path: Path
+    rendered: tuple[str, list[Doc]], tmp_path: Path
 ) -> None:
     """The Role's (group, resource, verb) set equals connectors.kubernetes.rbac's
-    required_rbac for the overlay's own settings; Lease get/update name the lease."""
-    _, docs = rendered
+    required_rbac for the overlay's own settings (reads only when advisory); Lease
+    get/update name the lease."""
+    name, docs = rendered
     settings = _settings(docs, tmp_path)
     k = settings.connector.kubernetes
-    assert settings.connector.kind == "kubernetes" and k is not None
+    assert k is not None
     want = required_rbac(
         target=k.target,
         scaling_adapters=k.scaling_adapters,
         leader_election=k.leader_election.enabled,
+        writes=not settings.service.advisory,
     )
     granted: set[tuple[str, str, str]] = set()
-    for rule in docs[("Role", "sla-planner")]["rules"]:
+    for rule in one(docs, "Role")["rules"]:
         assert "nonResourceURLs" not in rule and "*" not in str(rule), rule
         for g in rule["apiGroups"]:
             for r in rule["resources"]:
@@ -165,25 +131,25 @@ def test_role_grants_exactly_what_the_connector_calls(
                     if r == "leases" and v in ("get", "update"):
                         assert rule["resourceNames"] == [k.leader_election.lease_name]
     assert granted == {(r.group, r.resource, r.verb) for r in want}
-    binding = docs[("RoleBinding", "sla-planner")]
+    if name == "advisory":
+        assert {v for _, _, v in granted} <= READ_VERBS
+    binding = one(docs, "RoleBinding")
     assert binding["roleRef"]["name"] == "sla-planner"
     assert binding["subjects"] == [
         {
             "kind": "ServiceAccount",
             "name": "sla-planner",
-            "namespace": docs[("Role", "sla-planner")]["metadata"]["namespace"],
+            "namespace": one(docs, "Role")["metadata"]["namespace"],
         }
     ]
 
 
-def test_pod_runs_non_root_read_only_with_probes(
-    rendered: tuple[str, dict[tuple[str, str], Doc]],
-) -> None:
+def test_pod_runs_non_root_read_only_with_probes(rendered: tuple[str, list[Doc]]) -> None:
     """The planner pod runs as a non-root user with a read-only root filesystem, no
     capabilities and no privilege escalation, with probes on /healthz and /readyz at
     9085, resource requests and limits, two replicas and its leader identity."""
     _, docs = rendered
-    dep = docs[("Deployment", "sla-planner")]
+    dep = one(docs, "Deployment")
     pod = dep["spec"]["template"]["spec"]
     assert dep["spec"]["replicas"] >= 2
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -196,65 +162,48 @@ def test_pod_runs_non_root_read_only_with_probes(
     assert sc["capabilities"]["drop"] == ["ALL"]
     assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
-    assert {p["name"]: p["containerPort"] for p in c["ports"]}["http"] == 9085
     assert c["resources"]["requests"] and c["resources"]["limits"]
-    assert c["args"] == ["run", "--config", "/etc/sla-planner/settings.yaml"]
-    assert {e["name"] for e in c["env"]} >= {"POD_NAME"}
+    run = pod_run(docs)
+    assert run.args == ("run", "--config", CONFIG_PATH)
+    assert run.field_env == {"POD_NAME": "metadata.name"}
 
 
 def test_dockerfile_is_multistage_pinned_and_non_root() -> None:
-    """The image builds in stages from an exact base tag and runs as a numeric non-root
-    user (what runAsNonRoot needs to verify)."""
+    """The image builds in stages from a base pinned to an exact tag by default, installs
+    the package (profiles inside it) and nothing else from the source tree, and runs as
+    a numeric non-root user (what runAsNonRoot needs to verify)."""
     text = (DEPLOY / "Dockerfile").read_text()
-    froms = re.findall(r"^FROM\s+(\S+)", text, re.M)
-    assert len(froms) >= 2
-    for image in froms:
-        assert re.search(r"(:\d+\.\d+\.\d+[\w.-]*|@sha256:[0-9a-f]{64})$", image), image
+    (base,) = re.findall(r"^ARG BASE=(\S+)", text, re.M)
+    assert re.search(r"(:\d+\.\d+\.\d+[\w.-]*|@sha256:[0-9a-f]{64})$", base), base
+    assert re.findall(r"^FROM\s+(\S+)", text, re.M) == ["${BASE}", "${BASE}"]
+    assert "/opt/sla-planner/profiles" not in text  # the profile ships in the package
     users = re.findall(r"^USER\s+(\S+)", text, re.M)
     assert users and users[-1].split(":")[0].isdigit() and users[-1].split(":")[0] != "0"
     assert "EXPOSE 9085" in text
+    assert re.search(r'^ENTRYPOINT \["sla-planner"\]', text, re.M)
 
 
-def test_config_map_settings_load_and_profile_is_the_shipped_one(
-    rendered: tuple[str, dict[tuple[str, str], Doc]], tmp_path: Path
-) -> None:
-    """The ConfigMap's settings load through the real settings loader, point at the
-    mounted profile, and the profile is byte-identical to the shipped one."""
-    _, docs = rendered
-    cm = docs[("ConfigMap", "sla-planner-config")]
-    raw = yaml.safe_load(cm["data"]["settings.yaml"])
-    assert raw["profile"] == "/etc/sla-planner/profile.json"
-    assert cm["data"]["profile.json"] == (DEFAULT_PROFILE_DIR / "profile.json").read_text()
-    settings = _settings(docs, tmp_path)
-    load_profile(settings.profile)
+def test_keda_and_hpa_examples(tmp_path: Path) -> None:
+    """The HPA example validates strictly against the autoscaling/v2 schema; the KEDA
+    ScaledObject and the prometheus-adapter rule read the desired replicas once (max,
+    never sum, over the planner's replicas), one component per object, at one replica
+    per unit of the metric."""
+    import kubernetes_validate
 
-
-def _metric_names(expr: str) -> set[str]:
-    names = set(re.findall(r"\bsla_planner_[a-z_]+", expr))
-    return {re.sub(r"_(bucket|sum|count)$", "", n) for n in names}
-
-
-def test_alerts_and_dashboard_use_exported_metrics() -> None:
-    """Every sla_planner_* series named in the alerts and the dashboard is one the
-    planner exports (histogram suffixes allowed)."""
-    rule = by_identity(render(DEPLOY / "overlays" / OVERLAYS[0]))[("PrometheusRule", "sla-planner")]
-    exprs = [r["expr"] for g in rule["spec"]["groups"] for r in g["rules"]]
-    dashboard = json.loads((DEPLOY / "grafana" / "sla-planner-dashboard.json").read_text())
-    exprs += [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
-    used = set().union(*(_metric_names(e) for e in exprs))
-    assert used <= EXPORTED, used - EXPORTED
-    assert {"sla_planner_leader", "sla_planner_desired_replicas"} <= used
-
-
-def test_alert_rules_pass_promtool(tmp_path: Path) -> None:
-    """promtool (Prometheus' own checker) accepts the alert rules' syntax."""
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.skip("promtool not installed (apt-get install prometheus)")
-    rule = by_identity(render(DEPLOY / "overlays" / OVERLAYS[0]))[("PrometheusRule", "sla-planner")]
-    path = tmp_path / "rules.yaml"
-    path.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
-    out = subprocess.run(
-        [promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60
-    )
-    assert out.returncode == 0, out.stdout + out.stderr
+    examples = DEPLOY / "examples"
+    hpa = yaml.safe_load((examples / "hpa-external.yaml").read_text())
+    kubernetes_validate.validate(hpa, K8S_VERSION, strict=True)
+    (metric,) = hpa["spec"]["metrics"]
+    assert metric["external"]["metric"]["name"] == "sla_planner_desired_replicas"
+    assert metric["external"]["target"] == {"type": "AverageValue", "averageValue": "1"}
+    so = yaml.safe_load((examples / "keda-scaledobject.yaml").read_text())
+    assert so["apiVersion"] == "keda.sh/v1alpha1" and so["kind"] == "ScaledObject"
+    assert so["spec"]["scaleTargetRef"] == hpa["spec"]["scaleTargetRef"]
+    (trigger,) = so["spec"]["triggers"]
+    meta = trigger["metadata"]
+    assert trigger["type"] == "prometheus" and meta["threshold"] == "1"
+    assert meta["query"].startswith("max by (component) (sla_planner_desired_replicas{")
+    assert 'component="decode"' in meta["query"] and "sum" not in meta["query"]
+    adapter = yaml.safe_load((examples / "prometheus-adapter-rules.yaml").read_text())
+    (rule,) = adapter["externalRules"]
+    assert rule["metricsQuery"].startswith("max(<<.Series>>")

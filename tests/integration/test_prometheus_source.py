@@ -42,9 +42,9 @@ async def test_busy_window_gives_means_from_sum_over_count(fake: FakePrometheus)
     assert obs.isl_tokens == pytest.approx(2000) and obs.osl_tokens == pytest.approx(150)
     assert obs.ttft_s == pytest.approx(0.3) and obs.itl_s == pytest.approx(0.02)
     assert obs.request_duration_s == pytest.approx(2.0)
-    # 11 sums/counts and the TTFT histogram (no _bucket series here: None, not missing)
-    # 11 means and the request count, the TTFT histogram, the counter's raw samples
-    assert len(fake.queries) == 13 and all("[60000ms]" in q for q in fake.queries)
+    # 2 demand counters, 10 sums/counts, the TTFT histogram (no _bucket series here:
+    # None, not missing) and the demand counter's raw samples
+    assert len(fake.queries) == 14 and all("[60000ms]" in q for q in fake.queries)
     assert obs.ttft_buckets is None
 
 
@@ -91,7 +91,7 @@ async def test_absent_histogram_leaves_that_mean_undefined(fake: FakePrometheus)
 @pytest.mark.parametrize(
     ("mode", "reason"),
     [
-        ("empty", "no series for dynamo_frontend_requests_total"),
+        ("empty", "no series for dynamo_frontend_requests_started_total nor its fallback"),
         ("nan", "non-finite"),
         ("http500", "HTTP 500"),
         ("slow", "timed out"),
@@ -124,7 +124,7 @@ async def test_500s_are_retried_and_recover(fake: FakePrometheus) -> None:
         left = [t for t in asyncio.all_tasks() if t.get_coro().__qualname__.startswith(ours)]
         assert left == [], "queries still running after the window was reported missing"
         per_query = Counter(fake.queries)
-        assert max(per_query.values()) == 2 and len(fake.queries) <= 26
+        assert max(per_query.values()) == 2 and len(fake.queries) <= 28
         fake.mode = "ok"
         obs = await src.observe(window_s=60)
     finally:
@@ -191,6 +191,50 @@ async def test_history_distinguishes_gaps_idle_and_load(fake: FakePrometheus) ->
     assert points[0].isl_tokens == pytest.approx(1000) and points[0].osl_tokens is None
     assert points[1].isl_tokens is None
     assert all("query_range" not in q for q in fake.queries)
+
+
+async def test_demand_reads_started_requests_and_falls_back_to_completed(
+    fake: FakePrometheus,
+) -> None:
+    """Demand is the started counter (120 here, while only 80 completed under
+    backpressure); a frontend without it is read from the completed counter, and the
+    source's status says so, naming both counters; without a fallback the window is
+    missing."""
+    fake.values = dynamo_values(requests=120, completed=80)
+    src = _source(fake)
+    assert src.status() == {"demand": None}
+    obs = await src.observe(window_s=60)
+    assert obs.requests == 120
+    assert src.status()["demand"] == {
+        "counter": "dynamo_frontend_requests_started_total",
+        "fallback": False,
+    }
+    fake.values["dynamo_frontend_requests_started_total"] = None  # an older frontend
+    obs = await src.observe(window_s=60)
+    await src.close()
+    assert obs.requests == 80
+    demand = src.status()["demand"]
+    assert demand["counter"] == "dynamo_frontend_requests_total" and demand["fallback"]
+    assert "dynamo_frontend_requests_started_total has no series" in demand["note"]
+    assert "backpressure" in demand["note"]
+    strict = _source(fake, requests_fallback="")
+    obs = await strict.observe(window_s=60)
+    await strict.close()
+    assert obs.is_missing
+    assert obs.missing_reason == "no series for dynamo_frontend_requests_started_total"
+
+
+async def test_history_prefers_started_requests(fake: FakePrometheus) -> None:
+    """Warm-start history reads the started counter when it has samples."""
+    p = "dynamo_frontend_"
+    fake.ranges = {
+        f"{p}requests_started_total": [(100.0, 120.0)],
+        f"{p}requests_total": [(100.0, 60.0)],
+    }
+    src = _source(fake)
+    points = await src.history(start_s=100, end_s=100, step_s=60)
+    await src.close()
+    assert [p.request_rate_rps for p in points] == [2.0]
 
 
 async def test_history_failure_raises(fake: FakePrometheus) -> None:

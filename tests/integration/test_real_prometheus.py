@@ -2,7 +2,8 @@
 queries it (means and the TTFT histogram), scales up through the virtual connector
 when load rises, holds while Prometheus is down, recovers when it is back, and scales
 down to the minimum when the load stops (the idle case: zero requests is not missing
-data)."""
+data). Under backpressure the demand counter reads the offered load where the completed
+counter does not."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 
 from planner.core.types import Component, Reason
 from planner.service.app import ServiceApp
+from planner.settings import MetricsSettings
 from tests.integration.prometheus_server import PrometheusProcess, free_port
 from tests.integration.service_helpers import fast_settings, until
 
@@ -117,3 +119,64 @@ async def test_scale_up_outage_recovery_and_scale_down_to_minimum(tmp_path: Path
     snap = app.graph.cluster.snapshot()
     assert snap.desired_replicas == {Component.PREFILL: 1, Component.DECODE: 1}
     assert app.service.telemetry.missing._value.get() >= len(missing)
+
+
+async def test_started_counter_reads_the_offered_load_under_backpressure(
+    tmp_path: Path,
+) -> None:
+    """An emulated graph held at one prefill worker while 25 req/s of 3000-token prompts
+    arrive, scraped by the real Prometheus: the default demand counter (requests
+    started) reads the arrivals of the window, the completed counter far fewer; a
+    frontend without the started counter is read from the completed one, and the
+    source's status says it fell back."""
+    from connectors.prometheus import PrometheusSource
+    from connectors.virtual.environment import VirtualTarget
+    from planner.clock import ServiceClock
+    from planner.emulator.build import build_graph
+    from planner.emulator.memory_transport import MemoryChannel
+    from planner.emulator.server import serve_metrics
+    from planner.settings import load_settings
+    from planner.workload.synthetic import synthetic_trace
+
+    compression = 40.0
+    settings = load_settings(overrides={"interval_s": 60.0})
+    trace = synthetic_trace("constant", duration_s=900, base_rps=25, isl_tokens=3000, seed=5)
+    clock = ServiceClock.start(compression=compression)
+    graph = build_graph(settings, clock=clock, target=VirtualTarget(MemoryChannel()), trace=trace)
+    runner, port = await serve_metrics(graph, host="127.0.0.1", port=0)
+    prom = PrometheusProcess(workdir=tmp_path, targets=[f"127.0.0.1:{port}"], scrape_s=0.25)
+    stop = asyncio.Event()
+    base = {"source": "prometheus", "url": prom.url, "timeout_s": 2.0}
+    started = PrometheusSource(MetricsSettings(**base), time_compression=compression)
+    completed = PrometheusSource(
+        MetricsSettings(**base, requests="dynamo_frontend_requests_total", requests_fallback=""),
+        time_compression=compression,
+    )
+    old_frontend = PrometheusSource(
+        MetricsSettings(**base, requests="dynamo_frontend_requests_accepted_total"),
+        time_compression=compression,
+    )
+    await asyncio.to_thread(prom.start)
+    task = asyncio.create_task(graph.run(stop))
+    try:
+        await until(lambda: clock.now_s() > 500.0, timeout_s=60)
+        a = await started.observe(window_s=120.0)
+        b = await completed.observe(window_s=120.0)
+        c = await old_frontend.observe(window_s=120.0)
+    finally:
+        stop.set()
+        await task
+        await runner.cleanup()
+        for src in (started, completed, old_frontend):
+            await src.close()
+        await asyncio.to_thread(prom.stop)
+    offered = 25.0
+    assert not a.is_missing and 0.85 * offered < a.request_rate_rps < 1.15 * offered, a
+    assert not b.is_missing and b.request_rate_rps < 0.7 * a.request_rate_rps, (a, b)
+    assert started.status()["demand"] == {
+        "counter": "dynamo_frontend_requests_started_total",
+        "fallback": False,
+    }
+    assert not c.is_missing and c.request_rate_rps < 0.7 * a.request_rate_rps
+    assert old_frontend.status()["demand"]["counter"] == "dynamo_frontend_requests_total"
+    assert old_frontend.status()["demand"]["fallback"] is True

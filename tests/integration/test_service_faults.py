@@ -242,3 +242,29 @@ async def test_overrunning_tick_skips_grid_points_and_counts_them(
     skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
     assert len(skipped) == 1, skipped
     assert counted in (2, 3) and f"{counted:.0f} tick(s) of 0.50 s skipped" in skipped[0]
+
+
+async def test_status_says_when_demand_falls_back_to_completed_requests(
+    fake: FakePrometheus,
+) -> None:
+    """A frontend without the started counter: the service reads demand from the
+    completed one, and GET /status says which counter it reads, that it is the fallback
+    and why that under-reads under backpressure."""
+    fake.values["dynamo_frontend_requests_started_total"] = None
+    settings = fast_settings(**{"metrics.source": "prometheus", "metrics.url": fake.url})
+    app = ServiceApp(settings, emulate=True)
+    stop = asyncio.Event()
+    task = asyncio.create_task(app.run(stop, signals=False))
+    await wait_ticks(app, 1)
+    assert app.http is not None
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(f"http://127.0.0.1:{app.http.port}/status") as r,
+    ):
+        body = await r.json()
+    stop.set()
+    await task
+    demand = body["demand"]
+    assert demand["counter"] == "dynamo_frontend_requests_total" and demand["fallback"]
+    assert "backpressure" in demand["note"]
+    assert body["decisions"][0]["observed"]["rps"] == 1500 / settings.interval_s

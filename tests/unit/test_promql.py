@@ -23,16 +23,18 @@ def _vector(*values: str) -> dict[str, object]:
 
 
 def test_dynamo_default_queries_are_sum_of_increase_over_the_window() -> None:
-    """Defaults follow DESIGN.md: Dynamo frontend names, sum(increase(X{f}[W]))."""
+    """Defaults follow DESIGN.md: Dynamo frontend names, sum(increase(X{f}[W])); demand
+    is the started counter, with the completed one as its fallback."""
     q = interval_queries(MetricsSettings(), window_s=60)
-    assert q.requests == "sum(increase(dynamo_frontend_requests_total{}[60000ms]))"
+    assert q.requests == "sum(increase(dynamo_frontend_requests_started_total{}[60000ms]))"
+    assert q.requests_fallback == "sum(increase(dynamo_frontend_requests_total{}[60000ms]))"
     assert q.sums["ttft_s"] == (
         "sum(increase(dynamo_frontend_time_to_first_token_seconds_sum{}[60000ms]))"
     )
     assert q.counts["isl_tokens"] == (
         "sum(increase(dynamo_frontend_input_sequence_tokens_count{}[60000ms]))"
     )
-    assert len(q.all()) == 11
+    assert len(q.all()) == 12
 
 
 def test_model_filter_is_case_insensitive_and_escaped() -> None:
@@ -44,12 +46,49 @@ def test_model_filter_is_case_insensitive_and_escaped() -> None:
 
 
 def test_vllm_preset_and_overrides() -> None:
-    """The vLLM preset renames metrics and the model label; a set name overrides it."""
-    s = MetricsSettings(preset="vllm", model="m", requests="my_requests_total")
-    q = interval_queries(s, window_s=3)
-    assert q.requests == 'sum(increase(my_requests_total{model_name=~"(?i)m"}[3000ms]))'
-    assert "vllm:time_per_output_token_seconds_sum" in q.sums["itl_s"]
+    """The vLLM preset reads vLLM's own names with its model label (demand from the TTFT
+    histogram's count, completed requests as the fallback); a set name overrides it and
+    an empty fallback turns the fallback off."""
+    q = interval_queries(MetricsSettings(preset="vllm", model="m"), window_s=3)
+    sel = '{model_name=~"(?i)m"}'
+    assert q.requests == f"sum(increase(vllm:time_to_first_token_seconds_count{sel}[3000ms]))"
+    assert q.requests_fallback == f"sum(increase(vllm:request_success_total{sel}[3000ms]))"
+    assert "vllm:inter_token_latency_seconds_sum" in q.sums["itl_s"]
     assert "vllm:request_prompt_tokens_count" in q.counts["isl_tokens"]
+    assert "vllm:e2e_request_latency_seconds_sum" in q.sums["request_duration_s"]
+    s = MetricsSettings(
+        preset="vllm",
+        requests="my_requests_total",
+        requests_fallback="",
+        itl="vllm:time_per_output_token_seconds",
+    )
+    q = interval_queries(s, window_s=3)
+    assert q.requests == "sum(increase(my_requests_total{}[3000ms]))"
+    assert q.requests_fallback is None and "requests_fallback" not in q.all()
+    assert "vllm:time_per_output_token_seconds_sum" in q.sums["itl_s"]
+
+
+def test_per_metric_filters_reach_only_their_metric() -> None:
+    """metrics.filters adds matchers to one metric's queries (its sum, count, buckets),
+    after the shared ones; the other metrics keep the shared selector; an unknown metric
+    key is a settings error naming it."""
+    s = MetricsSettings(
+        preset="vllm",
+        extra_filters='namespace="inference"',
+        filters={"ttft": 'service="vllm-prefill"', "itl": 'service="vllm-decode"'},
+    )
+    q = interval_queries(s, window_s=1)
+    prefill = '{namespace="inference",service="vllm-prefill"}'
+    assert f"vllm:time_to_first_token_seconds_sum{prefill}" in q.sums["ttft_s"]
+    assert f"vllm:time_to_first_token_seconds_count{prefill}" in q.counts["ttft_s"]
+    assert f"vllm:time_to_first_token_seconds_bucket{prefill}" in ttft_bucket_query(s, window_s=1)
+    assert (
+        'vllm:inter_token_latency_seconds_sum{namespace="inference",service="vllm-decode"}'
+        in (q.sums["itl_s"])
+    )
+    assert '_count{namespace="inference"}' in q.requests
+    with pytest.raises(ValueError, match="filters"):
+        MetricsSettings(filters={"latency": "x"})  # type: ignore[dict-item]
 
 
 def test_namespace_without_label_is_a_clear_error() -> None:

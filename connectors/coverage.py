@@ -25,10 +25,11 @@ from planner.errors import MetricsError
 _JITTER_SPACINGS = 0.5
 
 
-def samples_query(settings: MetricsSettings, *, window_s: float) -> str:
-    """The request counter's raw samples over the window (an instant range selector)."""
+def samples_query(settings: MetricsSettings, *, window_s: float, metric: str = "") -> str:
+    """A request counter's raw samples over the window (an instant range selector):
+    ``metric``, or the preset's demand counter when empty."""
     sel = "{" + label_filters(settings) + "}"
-    return f"{settings.name('requests')}{sel}[{promql_duration(window_s)}]"
+    return f"{metric or settings.name('requests')}{sel}[{promql_duration(window_s)}]"
 
 
 def sample_times(payload: Any, *, query: str) -> list[list[float]]:

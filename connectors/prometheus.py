@@ -184,14 +184,25 @@ class PrometheusSource:
             queries = interval_queries(self.settings, window_s=span).all()
             keys = list(queries)
             bucket_query = ttft_bucket_query(self.settings, window_s=span)
-            cover_query = samples_query(self.settings, window_s=span)
-            *values, bucket_payload, cover_payload = await _all(
+            # the samples of both demand counters: the window's gap check reads the one used
+            counters = [self.demand.primary] + (
+                [self.demand.fallback] if self.demand.fallback else []
+            )
+            cover_queries = [
+                samples_query(self.settings, window_s=span, metric=m) for m in counters
+            ]
+            answers = await _all(
                 *(self._scalar(queries[k]) for k in keys),
                 self.client.query(bucket_query),
-                self.client.query(cover_query),
+                *(self.client.query(q) for q in cover_queries),
             )
+            values, bucket_payload = answers[: len(keys)], answers[len(keys)]
+            cover_payloads = answers[len(keys) + 1 :]
             buckets = parse_buckets(bucket_payload, query=bucket_query)
-            cover = coverage(sample_times(cover_payload, query=cover_query), window_s=span)
+            covers = {
+                m: coverage(sample_times(payload, query=q), window_s=span)
+                for m, q, payload in zip(counters, cover_queries, cover_payloads, strict=True)
+            }
         except MetricsError as exc:
             log.warning("metrics missing: %s", exc)
             return Observation.missing(window_s=window_s, reason=str(exc))
@@ -199,10 +210,8 @@ class PrometheusSource:
         requests, counter = self.demand.choose(got["requests"], got.get("requests_fallback"))
         if requests is None:
             return Observation.missing(window_s=window_s, reason=self.demand.missing_reason())
-        # the coverage query samples the preset's demand counter; a fallback window has
-        # none of its samples, so only a window read from that counter is checked
-        if counter is not None and not counter.fallback:
-            gap = gap_reason(cover, metric=counter.metric)
+        if counter is not None:
+            gap = gap_reason(covers[counter.metric], metric=counter.metric)
             if gap is not None:
                 log.warning("metrics missing: %s", gap)
                 return Observation.missing(window_s=window_s, reason=gap)

@@ -6,7 +6,9 @@ not to be moved: rules and knobs are tuned on ``tuning`` only; ``validation`` is
 measured. Both come from the public data under ../shared/data.
 
 - **tuning** (what the backtests always used): Azure code and conv at 60-s bins, and
-  the ServeGen m-small aggregate (sum over its 43 clients) at its 600-s windows.
+  the ServeGen m-small aggregate (sum over its 43 clients) at its 600-s windows, whole
+  (``servegen_m_small``) and as its 14 days cut into day-long series (``sg_day<d>``:
+  the same data, seen cold one day at a time).
 - **validation** (never tuned on), from ServeGen m-small's individual clients. A client
   qualifies when it is busy (rate > 0) in at least a sixth of the windows that are not
   collection gaps (4 h a day on average: the rest are a few spikes, nothing to
@@ -214,7 +216,8 @@ def minute_series(data: ServeGenData, seed: int, start_h: float) -> LoadSeries:
 
 
 def tuning_set() -> list[NamedSeries]:
-    """Azure code and conv (60-s bins) and the ServeGen m-small aggregate (600 s)."""
+    """Azure code and conv (60-s bins), the ServeGen m-small aggregate (600 s) and its
+    days as day-long series."""
     from planner.forecast.warm_start import load_series
 
     out = []
@@ -225,6 +228,10 @@ def tuning_set() -> list[NamedSeries]:
     ):
         series = load_series(SHARED_DATA / rel, interval_s=interval_s)
         out.append(NamedSeries(label, "tuning", label.split("_")[0], series))
+    whole = out[-1].series
+    for day in range(len(whole) // DAY_WINDOWS):
+        label = f"sg_day{day}"
+        out.append(NamedSeries(label, "tuning", "sg_day", day_slice(whole, day, name=label)))
     return out
 
 

@@ -69,7 +69,10 @@ def _fit_one(
     with warnings.catch_warnings():
         # convergence chatter from a grid of small fits is expected; the IC judges them
         warnings.simplefilter("ignore")
-        res = SARIMAX(z, order=order, trend="n").fit(disp=False, cov_type="none")
+        # the innovation variance concentrated out of the likelihood: the same maximum,
+        # one parameter fewer for the numerical gradient (about half the fit time)
+        model = SARIMAX(z, order=order, trend="n", concentrate_scale=True)
+        res = model.fit(disp=False, cov_type="none")
     fr = res.filter_results
     if not np.isfinite(res.llf):
         raise ValueError(f"ARIMA{order}: non-finite likelihood")

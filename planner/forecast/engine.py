@@ -14,6 +14,20 @@ from planner.forecast.calibration import UpperCalibrator, idle_run
 from planner.forecast.history import SERIES, LoadHistory
 
 
+def single_blas_thread(job: FitJob) -> FitJob:
+    """``job`` run with BLAS limited to one thread. The fits multiply matrices of a few
+    rows, which BLAS threads cannot speed up; on a busy machine their spinning threads
+    made a two-week ARIMA backtest 6x slower (docs/forecasting.md, Cost)."""
+
+    def run() -> Any:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            return job()
+
+    return run
+
+
 class ModelForecaster:
     """Observe -> clean -> update model state; forecast -> point per series -> upper.
 
@@ -106,9 +120,10 @@ class ModelForecaster:
         return last is None or self.history.total - last >= self.refit_every
 
     def fit_snapshot(self) -> FitJob:
-        """Copy what the fit needs now (on the caller's thread); the job is pure."""
+        """Copy what the fit needs now (on the caller's thread); the job is pure and
+        runs with one BLAS thread (``single_blas_thread``)."""
         self._last_fit_attempt = self.history.total
-        return self._make_fit_job()
+        return single_blas_thread(self._make_fit_job())
 
     def install(self, model: Any) -> None:
         self._install(model)

@@ -34,30 +34,28 @@ measured. Both come from the public data under ../shared/data.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
 import numpy as np
-from numpy.typing import NDArray
 
 from planner.evaluation import SHARED_DATA
-from planner.workload.servegen import (
-    LENGTH_WINDOW_S,
-    WINDOW_S,
-    ServeGenData,
-    expand_servegen,
-    read_servegen,
+from planner.evaluation.servegen_series import (
+    DAY_WINDOWS,
+    client_series,
+    day_slice,
+    gap_windows,
+    minute_series,
+    time_warp,
 )
-from planner.workload.trace import LoadSeries, bin_requests
+from planner.workload.servegen import ServeGenData, read_servegen
+from planner.workload.trace import LoadSeries
 
 SetName = Literal["tuning", "validation"]
 SERVEGEN = "traces/servegen_language_m-small.tar.gz"
-DAY_WINDOWS = 144
 MIN_BUSY_FRACTION = 1.0 / 6.0
 MAX_VOLUME_SHARE = 0.10
-#: above this many requests a window's mean length is drawn from its normal limit
-EXACT_DRAWS_MAX = 2000
 MIX_SIZE = 5
 MIX_SEEDS = (1, 2, 3)
 WARPS = ((1, 0.8), (2, 1.25))  # (mix seed, time factor)
@@ -80,12 +78,6 @@ def _servegen() -> ServeGenData:
     return read_servegen(SHARED_DATA / SERVEGEN)
 
 
-def gap_windows(data: ServeGenData) -> NDArray[np.bool_]:
-    """Windows where every client is empty: collection gaps, not idle."""
-    total = np.sum([c.rate_rps for c in data.clients], axis=0)
-    return np.asarray(total <= 0)
-
-
 def validation_clients(data: ServeGenData) -> tuple[str, ...]:
     """Clients busy in >= 1/6 of the non-gap windows and under 10 % of the volume."""
     gaps = gap_windows(data)
@@ -96,143 +88,6 @@ def validation_clients(data: ServeGenData) -> tuple[str, ...]:
         if np.mean(c.rate_rps[~gaps] > 0) >= MIN_BUSY_FRACTION
         and c.rate_rps.sum() / volume < MAX_VOLUME_SHARE
     )
-
-
-def _window_mean(rng: np.random.Generator, dist: tuple[NDArray[np.float64], ...], n: int) -> float:
-    values, probs = dist
-    if n <= EXACT_DRAWS_MAX:
-        return float(rng.choice(values, size=n, p=probs).mean())
-    # the mean of n i.i.d. draws: normal with the distribution's mean and variance / n
-    mu = float(values @ probs)
-    sd = float(np.sqrt(max(0.0, ((values - mu) ** 2) @ probs) / n))
-    return float(rng.normal(mu, sd))
-
-
-def resampled_lengths(
-    data: ServeGenData, client: str, *, seed: int
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Per-window mean ISL and OSL of one client: the mean of round(rate x 600) draws
-    from its 6-h distribution (NaN when idle or when no distribution is published)."""
-    c = next(c for c in data.clients if c.client == client)
-    rng = np.random.default_rng(seed)
-    isl, osl = np.full(c.rate_rps.size, np.nan), np.full(c.rate_rps.size, np.nan)
-    for i in np.flatnonzero(c.rate_rps > 0):
-        key = int(c.window_start_s[i] // LENGTH_WINDOW_S * LENGTH_WINDOW_S)
-        if key in c.lengths:
-            n = max(1, round(float(c.rate_rps[i]) * WINDOW_S))
-            isl[i] = _window_mean(rng, c.lengths[key][0], n)
-            osl[i] = _window_mean(rng, c.lengths[key][1], n)
-    return isl, osl
-
-
-def client_series(data: ServeGenData, clients: tuple[str, ...], *, name: str) -> LoadSeries:
-    """The sum of ``clients``' rates with rate-weighted resampled mean lengths (each
-    client's lengths drawn with its own number as the seed)."""
-    gaps = gap_windows(data)
-    rate = np.zeros(data.n_windows)
-    isl_w, osl_w, w = np.zeros_like(rate), np.zeros_like(rate), np.zeros_like(rate)
-    for cid in clients:
-        c = next(c for c in data.clients if c.client == cid)
-        isl, osl = resampled_lengths(data, cid, seed=int(cid))
-        rate += c.rate_rps
-        have = np.isfinite(isl)
-        isl_w[have] += c.rate_rps[have] * isl[have]
-        osl_w[have] += c.rate_rps[have] * osl[have]
-        w[have] += c.rate_rps[have]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        isl_mean = np.where(w > 0, isl_w / w, np.nan)
-        osl_mean = np.where(w > 0, osl_w / w, np.nan)
-    return LoadSeries(
-        name=name,
-        interval_s=WINDOW_S,
-        start_s=0.0,
-        rate_rps=np.where(gaps, 0.0, rate),
-        isl_tokens=isl_mean,
-        osl_tokens=osl_mean,
-        missing=gaps,
-    )
-
-
-def day_slice(series: LoadSeries, day: int, *, name: str) -> LoadSeries:
-    """Windows of day ``day`` (0-based) as a series of its own, starting at time 0."""
-    cut = slice(day * DAY_WINDOWS, (day + 1) * DAY_WINDOWS)
-    return replace(
-        series,
-        name=name,
-        rate_rps=series.rate_rps[cut],
-        isl_tokens=series.isl_tokens[cut],
-        osl_tokens=series.osl_tokens[cut],
-        missing=series.missing[cut],
-    )
-
-
-def time_warp(series: LoadSeries, factor: float, *, name: str, keep: int) -> LoadSeries:
-    """Window j of the result is the series at fractional window j / ``factor`` (linear
-    interpolation; missing where either neighbour is missing): a day lasts ``factor``
-    days. The first ``keep`` windows are kept."""
-    n = len(series)
-    pos = np.arange(min(keep, int((n - 1) * factor))) / factor
-    lo = np.floor(pos).astype(int)
-    hi = np.minimum(lo + 1, n - 1)
-    frac = pos - lo
-
-    def interp(y: NDArray[np.float64]) -> NDArray[np.float64]:
-        return np.asarray((1 - frac) * y[lo] + frac * y[hi])
-
-    return replace(
-        series,
-        name=name,
-        rate_rps=interp(series.rate_rps),
-        isl_tokens=interp(series.isl_tokens),
-        osl_tokens=interp(series.osl_tokens),
-        missing=np.asarray(series.missing[lo] | series.missing[hi]),
-    )
-
-
-def mix_clients(data: ServeGenData, seed: int) -> tuple[str, ...]:
-    """``MIX_SIZE`` validation clients with published lengths, drawn with ``seed``."""
-    with_lengths = {c.client for c in data.clients if c.lengths}
-    pool = [c for c in validation_clients(data) if c in with_lengths]
-    rng = np.random.default_rng(seed)
-    return tuple(sorted((str(c) for c in rng.choice(pool, size=MIX_SIZE, replace=False)), key=int))
-
-
-def minute_series(data: ServeGenData, seed: int, start_h: float) -> LoadSeries:
-    """A 6-h span of a client mix expanded to requests and binned at 60 s."""
-    chosen = mix_clients(data, seed)
-    sub = replace(data, clients=tuple(c for c in data.clients if c.client in chosen))
-    start_s = 2 * 86400.0 + start_h * 3600.0
-    trace = expand_servegen(sub, seed=seed, start_s=start_s, hours=MINUTE_HOURS)
-    series = bin_requests(trace, interval_s=60.0)
-    keep = int(MINUTE_HOURS * 60)
-    return replace(
-        series,
-        name=f"minute{seed}",
-        rate_rps=series.rate_rps[:keep],
-        isl_tokens=series.isl_tokens[:keep],
-        osl_tokens=series.osl_tokens[:keep],
-        missing=series.missing[:keep],
-    )
-
-
-def tuning_set() -> list[NamedSeries]:
-    """Azure code and conv (60-s bins), the ServeGen m-small aggregate (600 s) and its
-    days as day-long series."""
-    from planner.forecast.warm_start import load_series
-
-    out = []
-    for label, rel, interval_s in (
-        ("azure_code", "traces/azure_llm_2023_code.csv", 60.0),
-        ("azure_conv", "traces/azure_llm_2023_conv.csv", 60.0),
-        ("servegen_m_small", SERVEGEN, 600.0),
-    ):
-        series = load_series(SHARED_DATA / rel, interval_s=interval_s)
-        out.append(NamedSeries(label, "tuning", label.split("_")[0], series))
-    whole = out[-1].series
-    for day in range(len(whole) // DAY_WINDOWS):
-        label = f"sg_day{day}"
-        out.append(NamedSeries(label, "tuning", "sg_day", day_slice(whole, day, name=label)))
-    return out
 
 
 def busy_days(data: ServeGenData, client: str, *, start: int) -> tuple[int, ...]:
@@ -254,48 +109,111 @@ def busy_days(data: ServeGenData, client: str, *, start: int) -> tuple[int, ...]
     return tuple(chosen)
 
 
+def mix_clients(data: ServeGenData, seed: int) -> tuple[str, ...]:
+    """``MIX_SIZE`` validation clients with published lengths, drawn with ``seed``."""
+    with_lengths = {c.client for c in data.clients if c.lengths}
+    pool = [c for c in validation_clients(data) if c in with_lengths]
+    rng = np.random.default_rng(seed)
+    return tuple(sorted((str(c) for c in rng.choice(pool, size=MIX_SIZE, replace=False)), key=int))
+
+
+Recipe = tuple[str, Callable[[], LoadSeries]]  # (group, builder)
+
+
+def _tuning_recipes() -> dict[str, Recipe]:
+    from planner.forecast.warm_start import load_series
+
+    out: dict[str, Recipe] = {}
+    for label, rel, interval_s in (
+        ("azure_code", "traces/azure_llm_2023_code.csv", 60.0),
+        ("azure_conv", "traces/azure_llm_2023_conv.csv", 60.0),
+        ("servegen_m_small", SERVEGEN, 600.0),
+    ):
+        out[label] = (
+            label.split("_")[0],
+            lambda r=rel, i=interval_s: load_series(SHARED_DATA / r, interval_s=i),
+        )
+    whole = out["servegen_m_small"][1]
+    for day in range(_servegen().n_windows // DAY_WINDOWS):
+        label = f"sg_day{day}"
+        out[label] = ("sg_day", lambda d=day, n=label: day_slice(whole(), d, name=n))
+    return out
+
+
 @cache
 def _clients(clients: tuple[str, ...], name: str) -> LoadSeries:
     return client_series(_servegen(), clients, name=name)
 
 
-def validation_set(groups: tuple[str, ...] | None = None) -> list[NamedSeries]:
-    """The validation series (module docstring), optionally only some groups."""
+def _validation_recipes() -> dict[str, Recipe]:
     data = _servegen()
     clients = validation_clients(data)
-    recipes: list[tuple[str, str, Callable[[], LoadSeries]]] = []
+    out: dict[str, Recipe] = {}
     for i, cid in enumerate(clients):
         for day in busy_days(data, cid, start=i):
             label = f"c{cid}_d{day}"
-            recipes.append(
-                (
-                    label,
-                    "day",
-                    lambda c=cid, d=day, n=label: day_slice(_clients((c,), f"c{c}"), d, name=n),
-                )
+            out[label] = (
+                "day",
+                lambda c=cid, d=day, n=label: day_slice(_clients((c,), f"c{c}"), d, name=n),
             )
     for cid in clients[::3]:
-        recipes.append((f"c{cid}_14d", "fortnight", lambda c=cid: _clients((c,), f"c{c}_14d")))
-    for seed in MIX_SEEDS:
-        mix = mix_clients(data, seed)
-        recipes.append((f"mix{seed}", "mix", lambda m=mix, s=seed: _clients(m, f"mix{s}")))
+        out[f"c{cid}_14d"] = ("fortnight", lambda c=cid: _clients((c,), f"c{c}_14d"))
+    mixes = {seed: mix_clients(data, seed) for seed in MIX_SEEDS}
+    for seed, mix in mixes.items():
+        out[f"mix{seed}"] = ("mix", lambda m=mix, s=seed: _clients(m, f"mix{s}"))
     for seed, factor in WARPS:
-        mix, label = mix_clients(data, seed), f"mix{seed}_warp{factor:g}"
-        recipes.append(
-            (
-                label,
-                "warp",
-                lambda m=mix, s=seed, f=factor, n=label: time_warp(
-                    _clients(m, f"mix{s}"), f, name=n, keep=data.n_windows
-                ),
-            )
+        label = f"mix{seed}_warp{factor:g}"
+        out[label] = (
+            "warp",
+            lambda m=mixes[seed], s=seed, f=factor, n=label: time_warp(
+                _clients(m, f"mix{s}"), f, name=n, keep=data.n_windows
+            ),
         )
     for seed, start_h in MINUTE_SPANS:
-        recipes.append(
-            (f"minute{seed}", "minute", lambda s=seed, h=start_h: minute_series(data, s, h))
+        out[f"minute{seed}"] = (
+            "minute",
+            lambda m=mixes[seed], s=seed, h=start_h: minute_series(
+                data,
+                m,
+                seed=s,
+                start_s=2 * 86400.0 + h * 3600.0,
+                hours=MINUTE_HOURS,
+                name=f"minute{s}",
+            ),
         )
+    return out
+
+
+def _recipes(set_name: str) -> dict[str, Recipe]:
+    if set_name == "tuning":
+        return _tuning_recipes()
+    if set_name == "validation":
+        return _validation_recipes()
+    raise ValueError(f"set {set_name!r}: expected 'tuning' or 'validation'")
+
+
+def labels(set_name: str) -> list[str]:
+    """The labels of a set's series, in order (nothing is built)."""
+    return list(_recipes(set_name))
+
+
+def series_by_label(set_name: str, label: str) -> NamedSeries:
+    """One series of a set, built from its recipe."""
+    group, make = _recipes(set_name)[label]
+    return NamedSeries(label, "tuning" if set_name == "tuning" else "validation", group, make())
+
+
+def tuning_set() -> list[NamedSeries]:
+    """Azure code and conv (60-s bins), the ServeGen m-small aggregate (600 s) and its
+    days as day-long series."""
+    return [series_by_label("tuning", label) for label in labels("tuning")]
+
+
+def validation_set(groups: tuple[str, ...] | None = None) -> list[NamedSeries]:
+    """The validation series (module docstring), optionally only some groups."""
+    recipes = _validation_recipes()
     return [
-        NamedSeries(label, "validation", group, make())
-        for label, group, make in recipes
+        series_by_label("validation", label)
+        for label, (group, _) in recipes.items()
         if groups is None or group in groups
     ]

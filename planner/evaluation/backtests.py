@@ -129,12 +129,12 @@ def main(argv: list[str]) -> int:
         for set_name, entries in run_sets(sets, workers=args.workers, only=only).items():
             everything[set_name] = {**everything.get(set_name, {}), **entries} if only else entries
         everything["ablations"] = {s: ablations(OUT / "runs" / s) for s in SETS if s in everything}
-        # auto as an earlier commit forecast it, when planner.evaluation.backtest_before ran
-        everything["before"] = {
-            s: auto_cells(OUT / "before" / s) for s in SETS if (OUT / "before" / s).is_dir()
-        }
-        OUT.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(everything, indent=1) + "\n")
+    # auto as an earlier commit forecast it, when planner.evaluation.backtest_before ran
+    everything["before"] = {
+        s: auto_cells(OUT / "before" / s) for s in SETS if (OUT / "before" / s).is_dir()
+    }
+    OUT.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(everything, indent=1) + "\n")
     doc_block, full = render(everything)
     for name, text in full.items():
         (OUT / f"{name}.md").write_text(text + "\n")

@@ -15,6 +15,8 @@ from planner.forecast.backtest import in_band_probability
 SERIES = ("rate", "isl", "osl")
 QUANTILE = 0.9
 BAR_PCT = 2.0
+#: series whose full table is in the docs too (every one's is in out/backtests/<set>.md)
+IN_DOCS = ("azure_code", "azure_conv", "servegen_m_small")
 
 
 def _cell(m: dict[str, Any], key: str, spec: str) -> str:
@@ -214,13 +216,13 @@ def checks(everything: dict[str, Any], sets: list[str]) -> list[str]:
 
 def render(everything: dict[str, Any]) -> tuple[str, dict[str, str]]:
     """(the docs block, {set name: full per-series tables})."""
-    sets = [s for s in ("tuning", "validation") if s in everything]
+    sets: list[str] = [s for s in ("tuning", "validation") if s in everything]
     block: list[str] = []
     for set_name in sets:
         block += [
             f"#### auto against constant: {set_name} set",
             "",
-            *auto_table(everything[set_name]),
+            *auto_table(everything[set_name], everything.get("before", {}).get(set_name, {})),
             "",
         ]
     block += ["#### Every predictor against constant", "", *members_table(everything, sets), ""]
@@ -235,6 +237,10 @@ def render(everything: dict[str, Any]) -> tuple[str, dict[str, str]]:
             "",
         ]
     block += checks(everything, sets)
+    block += ["", "#### Every predictor on the public traces (tuning set)", ""]
+    for label in IN_DOCS:
+        if label in everything.get("tuning", {}):
+            block += series_table(label, everything["tuning"][label])
     full = {
         s: "\n".join(
             line for label, tr in everything[s].items() for line in series_table(label, tr)

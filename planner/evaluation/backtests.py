@@ -39,7 +39,7 @@ def horizons_for(interval_s: float) -> list[float]:
     return [h * interval_s for h in sorted(steps)]
 
 
-def _one(set_name: str, label: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def _one(set_name: str, label: str) -> tuple[dict[str, Any], dict[str, Any]]:
     from planner.evaluation.forecast_sets import series_by_label
     from planner.forecast.backtest import actuals, backtest, run_predictor, summarise_run
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from typing import Literal
 
 import numpy as np
@@ -120,23 +120,26 @@ def mix_clients(data: ServeGenData, seed: int) -> tuple[str, ...]:
 Recipe = tuple[str, Callable[[], LoadSeries]]  # (group, builder)
 
 
-def _tuning_recipes() -> dict[str, Recipe]:
+def _trace(rel: str, interval_s: float) -> LoadSeries:
     from planner.forecast.warm_start import load_series
 
+    return load_series(SHARED_DATA / rel, interval_s=interval_s)
+
+
+def _aggregate_day(day: int, label: str) -> LoadSeries:
+    return day_slice(_trace(SERVEGEN, 600.0), day, name=label)
+
+
+def _tuning_recipes() -> dict[str, Recipe]:
     out: dict[str, Recipe] = {}
     for label, rel, interval_s in (
         ("azure_code", "traces/azure_llm_2023_code.csv", 60.0),
         ("azure_conv", "traces/azure_llm_2023_conv.csv", 60.0),
         ("servegen_m_small", SERVEGEN, 600.0),
     ):
-        out[label] = (
-            label.split("_")[0],
-            lambda r=rel, i=interval_s: load_series(SHARED_DATA / r, interval_s=i),
-        )
-    whole = out["servegen_m_small"][1]
+        out[label] = (label.split("_")[0], partial(_trace, rel, interval_s))
     for day in range(_servegen().n_windows // DAY_WINDOWS):
-        label = f"sg_day{day}"
-        out[label] = ("sg_day", lambda d=day, n=label: day_slice(whole(), d, name=n))
+        out[f"sg_day{day}"] = ("sg_day", partial(_aggregate_day, day, f"sg_day{day}"))
     return out
 
 
@@ -145,42 +148,39 @@ def _clients(clients: tuple[str, ...], name: str) -> LoadSeries:
     return client_series(_servegen(), clients, name=name)
 
 
+def _client_day(client: str, day: int, label: str) -> LoadSeries:
+    return day_slice(_clients((client,), f"c{client}"), day, name=label)
+
+
+def _warp(clients: tuple[str, ...], seed: int, factor: float, label: str) -> LoadSeries:
+    mix = _clients(clients, f"mix{seed}")
+    return time_warp(mix, factor, name=label, keep=_servegen().n_windows)
+
+
+def _minute(clients: tuple[str, ...], seed: int, start_h: float) -> LoadSeries:
+    start_s = 2 * 86400.0 + start_h * 3600.0  # on day 3
+    return minute_series(
+        _servegen(), clients, seed=seed, start_s=start_s, hours=MINUTE_HOURS, name=f"minute{seed}"
+    )
+
+
 def _validation_recipes() -> dict[str, Recipe]:
     data = _servegen()
     clients = validation_clients(data)
     out: dict[str, Recipe] = {}
     for i, cid in enumerate(clients):
         for day in busy_days(data, cid, start=i):
-            label = f"c{cid}_d{day}"
-            out[label] = (
-                "day",
-                lambda c=cid, d=day, n=label: day_slice(_clients((c,), f"c{c}"), d, name=n),
-            )
+            out[f"c{cid}_d{day}"] = ("day", partial(_client_day, cid, day, f"c{cid}_d{day}"))
     for cid in clients[::3]:
-        out[f"c{cid}_14d"] = ("fortnight", lambda c=cid: _clients((c,), f"c{c}_14d"))
+        out[f"c{cid}_14d"] = ("fortnight", partial(_clients, (cid,), f"c{cid}_14d"))
     mixes = {seed: mix_clients(data, seed) for seed in MIX_SEEDS}
     for seed, mix in mixes.items():
-        out[f"mix{seed}"] = ("mix", lambda m=mix, s=seed: _clients(m, f"mix{s}"))
+        out[f"mix{seed}"] = ("mix", partial(_clients, mix, f"mix{seed}"))
     for seed, factor in WARPS:
         label = f"mix{seed}_warp{factor:g}"
-        out[label] = (
-            "warp",
-            lambda m=mixes[seed], s=seed, f=factor, n=label: time_warp(
-                _clients(m, f"mix{s}"), f, name=n, keep=data.n_windows
-            ),
-        )
+        out[label] = ("warp", partial(_warp, mixes[seed], seed, factor, label))
     for seed, start_h in MINUTE_SPANS:
-        out[f"minute{seed}"] = (
-            "minute",
-            lambda m=mixes[seed], s=seed, h=start_h: minute_series(
-                data,
-                m,
-                seed=s,
-                start_s=2 * 86400.0 + h * 3600.0,
-                hours=MINUTE_HOURS,
-                name=f"minute{s}",
-            ),
-        )
+        out[f"minute{seed}"] = ("minute", partial(_minute, mixes[seed], seed, start_h))
     return out
 
 

@@ -29,7 +29,8 @@ def _window_mean(rng: np.random.Generator, dist: tuple[NDArray[np.float64], ...]
         return float(rng.choice(values, size=n, p=probs).mean())
     # the mean of n i.i.d. draws: normal with the distribution's mean and variance / n
     mu = float(values @ probs)
-    sd = float(np.sqrt(max(0.0, ((values - mu) ** 2) @ probs) / n))
+    variance = max(0.0, float(((values - mu) ** 2) @ probs))
+    sd = float(np.sqrt(variance / n))
     return float(rng.normal(mu, sd))
 
 

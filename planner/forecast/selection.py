@@ -69,7 +69,7 @@ def andrews_bandwidth(d: NDArray[np.float64]) -> float:
         return 0.0
     r = float(np.clip((x[1:] @ x[:-1]) / den, -0.97, 0.97))
     a = 4 * r * r / ((1 - r) ** 2 * (1 + r) ** 2)
-    return 1.1447 * (a * n) ** (1 / 3)
+    return float(1.1447 * (a * n) ** (1 / 3))
 
 
 def autocovariances(x: NDArray[np.float64], lag: int) -> NDArray[np.float64]:

@@ -18,17 +18,19 @@ from numpy.typing import NDArray
 
 from planner.evaluation.forecast_replay import (
     BoardFactory,
-    legacy,
     replay_auto,
     shipped,
-    variant,
+    significance,
+    significance_variant,
+    without_long_run,
 )
+from planner.evaluation.significance_rule import SignificanceRule
 from planner.forecast.auto import DEFAULT_MEMBERS
 from planner.forecast.backtest import BASELINE, Run, score
 from planner.forecast.history import SERIES
 from planner.forecast.selection import SwitchRule
 
-#: the members ``auto`` had before the significance test
+#: the members ``auto`` had before
 LEGACY_MEMBERS = ("constant", "seasonal", "kalman", "arima", "prophet")
 BAR = 0.02
 Variant = tuple[str, tuple[str, ...], BoardFactory]
@@ -39,21 +41,27 @@ def variants() -> list[Variant]:
     d = DEFAULT_MEMBERS
     return [
         ("shipped", d, shipped()),
-        ("before: old rule, old members", LEGACY_MEMBERS, legacy()),
-        ("old rule, shipped members", d, legacy()),
-        ("shipped rule, old members", LEGACY_MEMBERS, shipped()),
-        ("bandwidth h-1 only (no Andrews plug-in)", d, variant(andrews=False)),
-        ("no HLN small-sample factor", d, variant(hln=False)),
-        ("alpha 0.01", d, shipped(SwitchRule(alpha=0.01))),
-        ("alpha 0.10", d, shipped(SwitchRule(alpha=0.10))),
-        ("window 288", d, shipped(SwitchRule(window=288))),
-        ("min_scored 2 (2h rows only)", d, shipped(SwitchRule(min_scored=2))),
+        ("old members (+ kalman, arima, prophet)", LEGACY_MEMBERS, shipped()),
         ("+ kalman", (*d, "kalman"), shipped()),
         ("+ arima", (*d, "arima"), shipped()),
         ("+ prophet", (*d, "prophet"), shipped()),
-        ("+ prophet without AR residuals", (*d, "prophet_raw"), shipped()),
-        ("+ kalman + arima", (*d, "kalman", "arima"), shipped()),
-        ("+ kalman + arima, no Bonferroni", (*d, "kalman", "arima"), variant(bonferroni=False)),
+        ("+ prophet without its residual carry-over", (*d, "prophet_raw"), shipped()),
+        ("no margin", d, shipped(SwitchRule(margin=0.0))),
+        ("no long-run test", d, without_long_run()),
+        ("no recency (window 2,000)", d, shipped(SwitchRule(window=2000))),
+        ("no minimum (min_scored 1)", d, shipped(SwitchRule(min_scored=1))),
+        ("significance test instead", d, significance()),
+        ("significance test, old members", LEGACY_MEMBERS, significance()),
+        ("significance test, bandwidth h-1 only", d, significance_variant(andrews=False)),
+        ("significance test, no HLN factor", d, significance_variant(hln=False)),
+        ("significance test, alpha 0.01", d, significance(SignificanceRule(alpha=0.01))),
+        ("significance test, window 288", d, significance(SignificanceRule(window=288))),
+        (
+            "significance test, + kalman + arima, no Bonferroni",
+            (*d, "kalman", "arima"),
+            significance_variant(bonferroni=False),
+        ),
+        ("significance test, + kalman + arima", (*d, "kalman", "arima"), significance()),
     ]
 
 

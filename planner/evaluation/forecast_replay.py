@@ -1,7 +1,7 @@
 """Replays ``auto``'s choices from its members' recorded forecasts, so variants of the
 switch rule (the ablations in docs/forecasting.md) are scored without re-running the
 members; the shipped rule replayed gives ``auto``'s own forecasts exactly (a test
-checks it).
+checks it, and every ``make backtests`` run checks it on both sets).
 
 At the end of interval t, ``auto`` scores every member on target t (when it has a
 value), then picks a member for target t + h from the rows scored so far; the replay
@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
+from planner.evaluation.significance_rule import (
+    SignificanceBoard,
+    SignificanceRule,
+    dm_statistic,
+)
 from planner.forecast.backtest import Run
 from planner.forecast.history import SERIES
-from planner.forecast.selection import BASELINE, Scoreboard, SwitchRule, dm_statistic
+from planner.forecast.selection import BASELINE, Scoreboard, SwitchRule
 
 
 class Board(Protocol):
@@ -67,13 +71,36 @@ def shipped(rule: SwitchRule | None = None) -> BoardFactory:
     return lambda members, h: Scoreboard(members, steps=h, rule=rule or SwitchRule())
 
 
-class _Variant(Scoreboard):
-    """The shipped test with one part changed (ablations)."""
+class _WithoutLongRun(Scoreboard):
+    """The shipped rule without its long-run test (an ablation)."""
+
+    def choose(self) -> str:
+        if len(self) < self.rule.min_scored:
+            return BASELINE
+        recent = self.errors()[-self.rule.window :].mean(axis=0)
+        best = int(np.argmin(recent))
+        base = self.members.index(BASELINE)
+        if best != base and recent[best] < (1.0 - self.rule.margin) * recent[base]:
+            return self.members[best]
+        return BASELINE
+
+
+def without_long_run() -> BoardFactory:
+    return lambda members, h: _WithoutLongRun(members, steps=h, rule=SwitchRule())
+
+
+def significance(rule: SignificanceRule | None = None) -> BoardFactory:
+    """The significance test that was tried in the margin rule's place."""
+    return lambda members, h: SignificanceBoard(members, steps=h, rule=rule or SignificanceRule())
+
+
+class _SignificanceVariant(SignificanceBoard):
+    """The significance test with one part changed."""
 
     def __init__(
         self, members: Sequence[str], *, steps: int, andrews: bool, hln: bool, bonferroni: bool
     ) -> None:
-        super().__init__(members, steps=steps, rule=SwitchRule())
+        super().__init__(members, steps=steps, rule=SignificanceRule())
         self.andrews, self.hln, self.bonferroni = andrews, hln, bonferroni
 
     def statistic(self, d: NDArray[np.float64]) -> float:
@@ -83,44 +110,9 @@ class _Variant(Scoreboard):
         return super().critical(n, challengers if self.bonferroni else 1)
 
 
-def variant(*, andrews: bool = True, hln: bool = True, bonferroni: bool = True) -> BoardFactory:
-    return lambda members, h: _Variant(
+def significance_variant(
+    *, andrews: bool = True, hln: bool = True, bonferroni: bool = True
+) -> BoardFactory:
+    return lambda members, h: _SignificanceVariant(
         members, steps=h, andrews=andrews, hln=hln, bonferroni=bonferroni
     )
-
-
-@dataclass
-class LegacyBoard:
-    """The rule ``auto`` used before the significance test: the member with the lowest
-    mean error over the last ``window`` rows (at least ``min_scored``), if below
-    (1 - ``margin``) x constant's and also lower over the last ``long_window`` rows."""
-
-    members: tuple[str, ...]
-    window: int = 48
-    min_scored: int = 24
-    margin: float = 0.10
-    long_window: int = 2000
-
-    def __post_init__(self) -> None:
-        self._rows: list[NDArray[np.float64]] = []
-
-    def add(self, errors: Sequence[float]) -> None:
-        self._rows.append(np.asarray(errors, dtype=np.float64))
-        del self._rows[: -self.long_window]
-
-    def choose(self) -> str:
-        if len(self._rows) < self.min_scored:
-            return BASELINE
-        errs = np.vstack(self._rows)
-        recent = errs[-self.window :].mean(axis=0)
-        long_run = errs.mean(axis=0)
-        base = self.members.index(BASELINE)
-        best = int(np.argmin(recent))
-        clearly = recent[best] < (1 - self.margin) * recent[base]
-        if best != base and clearly and long_run[best] < long_run[base]:
-            return self.members[best]
-        return BASELINE
-
-
-def legacy() -> BoardFactory:
-    return lambda members, h: LegacyBoard(members)

@@ -1,5 +1,6 @@
 """The ``auto`` forecaster: per series and horizon, ``constant`` unless a challenger has
-erred significantly less on the same targets (``planner.forecast.selection``).
+clearly erred less on the same targets, recently and over the long run
+(``planner.forecast.selection``).
 
 Every member (default: constant and seasonal; kalman, arima and prophet can be added
 with ``members=``, docs/forecasting.md gives the numbers against it) sees every point
@@ -31,7 +32,7 @@ _FIELDS = {"rate": "request_rate_rps", "isl": "isl_tokens", "osl": "osl_tokens"}
 
 
 class AutoForecaster(ModelForecaster):
-    """Picks, per series and horizon, a member significantly better than constant."""
+    """Picks, per series and horizon, a member clearly better than constant."""
 
     name = "auto"
 

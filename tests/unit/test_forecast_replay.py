@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from planner.evaluation.forecast_ablation import summarise
-from planner.evaluation.forecast_replay import LegacyBoard, replay_auto, shipped
+from planner.evaluation.forecast_replay import replay_auto, shipped
 from planner.forecast.backtest import actuals, run_predictor
 from planner.forecast.engine import limit_blas_threads
 from planner.forecast.prophet import residual_carry
@@ -31,11 +31,11 @@ def _series(n: int = 300) -> LoadSeries:
 
 
 def test_replaying_the_shipped_rule_gives_autos_forecasts() -> None:
-    """auto (constant + seasonal, a lenient alpha so that it does switch) and the replay
+    """auto (constant + seasonal, a short window so that it does switch) and the replay
     of the same rule over its members' recorded forecasts agree on every target."""
     series = _series()
     steps = (1, 3, 6)
-    rule = SwitchRule(alpha=0.2, min_scored=12)
+    rule = SwitchRule(window=12, min_scored=12)
     runs = {
         name: run_predictor(series, name, steps=steps, quantile=0.9)
         for name in ("constant", "seasonal")
@@ -55,19 +55,6 @@ def test_replaying_the_shipped_rule_gives_autos_forecasts() -> None:
         np.testing.assert_array_equal(replayed.point[key], points)
         switched += int(np.sum(points != runs["constant"].point[key]))
     assert switched > 0  # the comparison covered forecasts where auto left constant
-
-
-def test_legacy_board_is_the_old_rule() -> None:
-    """The old rule switches to a member whose recent mean error is more than 10 % below
-    constant's and lower over the long run too, and not to one only 5 % better."""
-    board = LegacyBoard(("constant", "a", "b"))
-    for _ in range(30):
-        board.add([1.0, 0.85, 0.95])
-    assert board.choose() == "a"
-    close = LegacyBoard(("constant", "a"))
-    for _ in range(30):
-        close.add([1.0, 0.95])
-    assert close.choose() == "constant"
 
 
 def test_summarise_counts_cells_over_the_bar() -> None:

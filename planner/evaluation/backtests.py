@@ -128,7 +128,8 @@ def main(argv: list[str]) -> int:
         everything = json.loads(path.read_text()) if path.exists() else {}
         for set_name, entries in run_sets(sets, workers=args.workers, only=only).items():
             everything[set_name] = {**everything.get(set_name, {}), **entries} if only else entries
-        everything["ablations"] = {s: ablations(OUT / "runs" / s) for s in SETS if s in everything}
+    runs = {s: OUT / "runs" / s for s in SETS if s in everything}
+    everything["ablations"] = {s: ablations(path) for s, path in runs.items() if path.is_dir()}
     # auto as an earlier commit forecast it, when planner.evaluation.backtest_before ran
     everything["before"] = {
         s: auto_cells(OUT / "before" / s) for s in SETS if (OUT / "before" / s).is_dir()

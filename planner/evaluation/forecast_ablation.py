@@ -22,6 +22,7 @@ from planner.evaluation.forecast_replay import (
     shipped,
     significance,
     significance_variant,
+    with_minimum,
     without_long_run,
 )
 from planner.evaluation.significance_rule import SignificanceRule
@@ -49,7 +50,7 @@ def variants() -> list[Variant]:
         ("no margin", d, shipped(SwitchRule(margin=0.0))),
         ("no long-run test", d, without_long_run()),
         ("no recency (window 2,000)", d, shipped(SwitchRule(window=2000))),
-        ("no minimum (min_scored 1)", d, shipped(SwitchRule(min_scored=1))),
+        ("minimum of 24 scores (the earlier rule's)", d, with_minimum()),
         ("significance test instead", d, significance()),
         ("significance test, old members", LEGACY_MEMBERS, significance()),
         ("significance test, bandwidth h-1 only", d, significance_variant(andrews=False)),

@@ -71,11 +71,25 @@ def shipped(rule: SwitchRule | None = None) -> BoardFactory:
     return lambda members, h: Scoreboard(members, steps=h, rule=rule or SwitchRule())
 
 
+class _WithMinimum(Scoreboard):
+    """The shipped rule, constant until ``minimum`` targets were scored (the earlier
+    rule's 24)."""
+
+    minimum = 24
+
+    def choose(self) -> str:
+        return BASELINE if len(self) < self.minimum else super().choose()
+
+
+def with_minimum() -> BoardFactory:
+    return lambda members, h: _WithMinimum(members, steps=h, rule=SwitchRule())
+
+
 class _WithoutLongRun(Scoreboard):
     """The shipped rule without its long-run test (an ablation)."""
 
     def choose(self) -> str:
-        if len(self) < self.rule.min_scored:
+        if len(self) == 0:
             return BASELINE
         recent = self.errors()[-self.rule.window :].mean(axis=0)
         best = int(np.argmin(recent))

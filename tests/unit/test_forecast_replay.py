@@ -35,7 +35,7 @@ def test_replaying_the_shipped_rule_gives_autos_forecasts() -> None:
     of the same rule over its members' recorded forecasts agree on every target."""
     series = _series()
     steps = (1, 3, 6)
-    rule = SwitchRule(window=12, min_scored=12)
+    rule = SwitchRule(window=12)
     runs = {
         name: run_predictor(series, name, steps=steps, quantile=0.9)
         for name in ("constant", "seasonal")

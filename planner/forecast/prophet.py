@@ -3,10 +3,14 @@
 Each fit uses the last ``fit_window`` intervals, turns daily seasonality on only when
 the window spans at least 2 days and weekly only when it spans at least 2 weeks (never
 yearly), skips uncertainty sampling (the upper band is calibrated from residuals like
-every other forecaster) and predicts a table of the next ``2 * refit_every + 128``
-intervals at once; ticks between refits only look values up. cmdstanpy and prophet log
-noise is silenced. Prophet does not condition on values after its fit, so it is a
-seasonal/trend model, not a persistence one: ``auto`` decides when that helps.
+every other forecaster) and keeps a table of its values over the window and the next
+``2 * refit_every + 128`` intervals; cmdstanpy and prophet log noise is silenced.
+Prophet's table does not condition on values after its fit, so each forecast adds the
+newest residual r_j = y_j - table_j times its carry-over k = target - j intervals
+later, c_k = sum(e_i e_(i+k)) / sum(e_i^2) over every residual from the window's start
+up to now (``residual_carry``; ``ar_residuals=False`` turns it off). Without it the
+median of Prophet's error ratio to ``constant`` was +197 % on the tuning set, with it
++12 % (docs/forecasting.md).
 
 The trend is flat by default (``growth="flat"``: a level plus seasonality). With
 Prophet's default piecewise-linear trend, each refit extrapolated the slope of the

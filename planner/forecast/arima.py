@@ -62,14 +62,22 @@ class ArimaModel:
 
 
 def _fit_one(
-    z: NDArray[np.float64], order: tuple[int, int, int], *, seasonal: bool, mean: float
+    z: NDArray[np.float64],
+    order: tuple[int, int, int],
+    *,
+    seasonal: bool,
+    mean: float,
+    concentrate_scale: bool = True,
 ) -> ArimaSeries:
     from statsmodels.tsa.statespace.sarimax import SARIMAX
 
     with warnings.catch_warnings():
         # convergence chatter from a grid of small fits is expected; the IC judges them
         warnings.simplefilter("ignore")
-        res = SARIMAX(z, order=order, trend="n").fit(disp=False, cov_type="none")
+        # the innovation variance concentrated out of the likelihood: the same maximum,
+        # one parameter fewer for the numerical gradient (about half the fit time)
+        model = SARIMAX(z, order=order, trend="n", concentrate_scale=concentrate_scale)
+        res = model.fit(disp=False, cov_type="none")
     fr = res.filter_results
     if not np.isfinite(res.llf):
         raise ValueError(f"ARIMA{order}: non-finite likelihood")
@@ -125,6 +133,7 @@ def fit_series(
     previous: ArimaSeries | None,
     select: bool,
     criterion: Literal["aic", "bic"] = "aic",
+    concentrate_scale: bool = True,
 ) -> ArimaSeries | None:
     """Fit one series. ``y`` is its history (oldest first) including the seasonal lead-in."""
     base_full = seasonal_base(y, period=period) if period is not None else None
@@ -151,7 +160,9 @@ def fit_series(
     for order, seasonal in candidates:
         z, mean = _variant(window, base if seasonal else None, order)
         try:
-            fit = _fit_one(z, order, seasonal=seasonal, mean=mean)
+            fit = _fit_one(
+                z, order, seasonal=seasonal, mean=mean, concentrate_scale=concentrate_scale
+            )
         except Exception:  # one candidate failing is expected; the others compete
             continue
         if criterion == "bic":
@@ -175,6 +186,7 @@ class ArimaForecaster(ModelForecaster):
         select_every: int = 6,
         criterion: Literal["aic", "bic"] = "aic",
         seasonal: bool = True,
+        concentrate_scale: bool = True,
         **kw: Any,
     ) -> None:
         kw.setdefault("refit_every", 48)
@@ -184,6 +196,8 @@ class ArimaForecaster(ModelForecaster):
         self.select_every = select_every
         self.criterion = criterion
         self.seasonal = seasonal
+        #: False estimates the innovation variance as a parameter (slower, same fit)
+        self.concentrate_scale = concentrate_scale
         self._models: dict[str, ArimaSeries] = {}
         self._fits = 0
 
@@ -199,6 +213,7 @@ class ArimaForecaster(ModelForecaster):
         self._fits += 1
         through = self.history.total
         fit_window, criterion = self.fit_window, self.criterion
+        concentrate = self.concentrate_scale
 
         def job() -> ArimaModel:
             out = {
@@ -209,6 +224,7 @@ class ArimaForecaster(ModelForecaster):
                     previous=previous.get(s),
                     select=select,
                     criterion=criterion,
+                    concentrate_scale=concentrate,
                 )
                 for s, y in data.items()
             }

@@ -1,25 +1,19 @@
-"""The ``auto`` forecaster: per series and horizon, the member with the lowest recent
-error, but ``constant`` unless a challenger is clearly better.
+"""The ``auto`` forecaster: per series and horizon, ``constant`` unless a challenger has
+clearly erred less on the same targets, recently and over the long run
+(``planner.forecast.selection``).
 
-Every member (default: constant, seasonal, kalman, arima,
-prophet) sees every point and forecasts
-every horizon ``auto`` is asked for; each member's point forecasts are scored when
-their target interval arrives (absolute error per member, series and horizon). The
-choice for (series, h) is the member with the lowest mean error over the last
-``window`` scores, if it has at least ``min_scored`` of them, that error is below
-(1 - ``margin``) x constant's on the same targets, and its long-run mean error (last
-``long_window`` scores) is below constant's too; otherwise constant. The long-run test
-keeps a member that was lucky over one window (rare level jumps dominate the error of
-step-like series such as ServeGen's ISL/OSL) from displacing constant.
-The upper quantile is calibrated on ``auto``'s own output. Fits of all
-members due run in one job (inline or through ``AsyncRefitter``); a failing member
-falls back on its own and the note says which.
+Every member (default: constant and seasonal; kalman, arima and prophet can be added
+with ``members=``, docs/forecasting.md gives the numbers against it) sees every point
+and forecasts every horizon ``auto`` is asked for; when a target interval arrives, every
+member's absolute error on it goes into one row of that (series, horizon)'s
+scoreboard, so all comparisons are over identical targets. The upper quantile is
+calibrated on ``auto``'s own output. Fits of all members due run in one job (inline or
+through ``AsyncRefitter``); a failing member falls back on its own and the note says
+which.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -30,13 +24,15 @@ from planner.core.types import Forecast, LoadPoint
 from planner.forecast.base import FitJob, Forecaster
 from planner.forecast.engine import ModelForecaster
 from planner.forecast.history import SERIES
+from planner.forecast.selection import BASELINE, Scoreboard, SwitchRule
 
-DEFAULT_MEMBERS = ("constant", "seasonal", "kalman", "arima", "prophet")
+#: kalman, arima and prophet are not default members: docs/forecasting.md has the ablation
+DEFAULT_MEMBERS = ("constant", "seasonal")
 _FIELDS = {"rate": "request_rate_rps", "isl": "isl_tokens", "osl": "osl_tokens"}
 
 
 class AutoForecaster(ModelForecaster):
-    """Picks, per series and horizon, the member that has recently erred least."""
+    """Picks, per series and horizon, a member clearly better than constant."""
 
     name = "auto"
 
@@ -44,18 +40,15 @@ class AutoForecaster(ModelForecaster):
         self,
         *,
         members: Sequence[str] = DEFAULT_MEMBERS,
-        window: int = 48,
-        min_scored: int = 24,
-        margin: float = 0.10,
-        long_window: int = 2000,
+        rule: SwitchRule | None = None,
         member_options: dict[str, dict[str, Any]] | None = None,
         make_member: Callable[..., Forecaster] | None = None,
         **kw: Any,
     ) -> None:
         if make_member is None:
             raise ValueError("make_member: expected the registry's factory (make_forecaster)")
-        if "constant" not in members:
-            members = ("constant", *members)
+        if BASELINE not in members:
+            members = (BASELINE, *members)
         kw.setdefault("warmup", 1)
         super().__init__(**kw)
         shared = {"quantile": self.quantile, "interval_s": kw.get("interval_s")}
@@ -69,12 +62,18 @@ class AutoForecaster(ModelForecaster):
                 raise ValueError(f"member {name!r} is not a ModelForecaster")
             member.inline_refit = False  # auto schedules its members' fits
             self.members[name] = member
-        self.window, self.min_scored, self.margin = window, min_scored, margin
-        self.long_window = long_window
-        self._errors: dict[tuple[str, str, int], deque[float]] = {}
-        self._pending: dict[tuple[str, str, int], dict[int, float]] = {}
+        self.rule = rule or SwitchRule()
+        self._boards: dict[tuple[str, int], Scoreboard] = {}
+        #: steps -> target index -> member points, one row per series
+        self._pending: dict[int, dict[int, np.ndarray]] = {}
         self._current: dict[str, Forecast] = {}
         self.choices: dict[tuple[str, int], str] = {}
+
+    def board(self, series: str, steps: int) -> Scoreboard:
+        key = (series, steps)
+        if key not in self._boards:
+            self._boards[key] = Scoreboard(tuple(self.members), steps=steps, rule=self.rule)
+        return self._boards[key]
 
     def observe(self, point: LoadPoint) -> None:
         for member in self.members.values():
@@ -85,14 +84,13 @@ class AutoForecaster(ModelForecaster):
         steps = self.history.steps(horizon_s)
         target = self.history.total - 1 + steps
         self._current = {n: m.forecast(horizon_s=horizon_s) for n, m in self.members.items()}
-        for n, fc in self._current.items():
-            for s in SERIES:
-                point = getattr(fc, _FIELDS[s]).point
-                self._pending.setdefault((n, s, steps), {})[target] = point
+        self._pending.setdefault(steps, {})[target] = np.array(
+            [[getattr(fc, _FIELDS[s]).point for fc in self._current.values()] for s in SERIES]
+        )
         out = super().forecast(horizon_s=horizon_s)
-        picked = [f"{s}={self.choices.get((s, steps), 'constant')}" for s in SERIES]
+        picked = [f"{s}={self.choices.get((s, steps), BASELINE)}" for s in SERIES]
         notes = [f"auto: {', '.join(picked)}"]
-        for n in dict.fromkeys(self.choices.get((s, steps), "constant") for s in SERIES):
+        for n in dict.fromkeys(self.choices.get((s, steps), BASELINE) for s in SERIES):
             if self._current[n].note:
                 notes.append(self._current[n].note)
         if out.note:
@@ -100,42 +98,18 @@ class AutoForecaster(ModelForecaster):
         return replace(out, note="; ".join(notes))
 
     def _on_append(self, index: int) -> None:
-        for (n, s, steps), pending in self._pending.items():
+        for steps, pending in self._pending.items():
             for target in [t for t in pending if t <= index]:
-                point = pending.pop(target)
-                actual = self.history.at(s, index)
-                if target == index and np.isfinite(actual):
-                    key = (n, s, steps)
-                    errs = self._errors.setdefault(key, deque(maxlen=self.long_window))
-                    errs.append(abs(actual - point))
-
-    def rolling_error(
-        self, member: str, series: str, steps: int, *, long_run: bool = False
-    ) -> float | None:
-        """Mean absolute error over the last ``window`` (or ``long_window``) scores."""
-        errs = self._errors.get((member, series, steps))
-        if errs is None or len(errs) < self.min_scored:
-            return None
-        if long_run:
-            return float(np.mean(errs))
-        recent = list(itertools.islice(reversed(errs), self.window))
-        return float(np.mean(recent))
+                points = pending.pop(target)
+                if target != index:
+                    continue
+                for row, s in enumerate(SERIES):
+                    actual = self.history.at(s, index)
+                    if np.isfinite(actual):
+                        self.board(s, steps).add(np.abs(actual - points[row]))
 
     def _predict(self, series: str, steps: int) -> float | None:
-        base = self.rolling_error("constant", series, steps)
-        choice = "constant"
-        if base is not None:
-            scored = {
-                n: e
-                for n in self.members
-                if (e := self.rolling_error(n, series, steps)) is not None
-            }
-            best = min(scored, key=lambda n: scored[n])
-            if best != "constant" and scored[best] < (1.0 - self.margin) * base:
-                long_best = self.rolling_error(best, series, steps, long_run=True)
-                long_base = self.rolling_error("constant", series, steps, long_run=True)
-                if long_best is not None and long_base is not None and long_best < long_base:
-                    choice = best
+        choice = self.board(series, steps).choose()
         self.choices[(series, steps)] = choice
         return float(getattr(self._current[choice], _FIELDS[series]).point)
 

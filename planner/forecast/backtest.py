@@ -204,19 +204,30 @@ def backtest(
         )
         if on_run is not None:
             on_run(runs[name])
-    results: dict[str, Any] = {}
-    for name in dict.fromkeys(predictors):
-        run = runs[name]
-        horizons: dict[str, Any] = {}
-        for hs, h in zip(horizons_s, steps, strict=True):
-            entry: dict[str, Any] = {"steps": h}
-            for s in SERIES:
-                entry[s] = score(run, runs[BASELINE], values, h, s)
-            horizons[horizon_key(hs)] = entry
-        results[name] = {
-            "horizons": horizons,
-            "tick": _stats_ms(run.tick_s),
-            "fit": _stats_ms(run.fit_s),
-            "last_note": run.last_note,
-        }
+    results = {
+        name: summarise_run(runs[name], runs[BASELINE], values, horizons_s=horizons_s)
+        for name in dict.fromkeys(predictors)
+    }
     return results, runs
+
+
+def summarise_run(
+    run: Run,
+    baseline: Run,
+    values: dict[str, NDArray[np.float64]],
+    *,
+    horizons_s: Sequence[float],
+) -> dict[str, Any]:
+    """One predictor's scores per horizon and series, its tick and fit times."""
+    horizons: dict[str, Any] = {}
+    for hs, h in zip(horizons_s, run.steps, strict=True):
+        entry: dict[str, Any] = {"steps": h}
+        for s in SERIES:
+            entry[s] = score(run, baseline, values, h, s)
+        horizons[horizon_key(hs)] = entry
+    return {
+        "horizons": horizons,
+        "tick": _stats_ms(run.tick_s),
+        "fit": _stats_ms(run.fit_s),
+        "last_note": run.last_note,
+    }

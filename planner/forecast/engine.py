@@ -14,6 +14,23 @@ from planner.forecast.calibration import UpperCalibrator, idle_run
 from planner.forecast.history import SERIES, LoadHistory
 
 
+def limit_blas_threads(job: FitJob, threads: int | None) -> FitJob:
+    """``job`` run with at most ``threads`` BLAS threads (None: the library's default).
+    The fits multiply matrices of a few rows, which BLAS threads cannot speed up; on a
+    busy machine their spinning threads made a two-week ARIMA backtest several times
+    slower (docs/forecasting.md, Cost)."""
+    if threads is None:
+        return job
+
+    def run() -> Any:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=threads, user_api="blas"):
+            return job()
+
+    return run
+
+
 class ModelForecaster:
     """Observe -> clean -> update model state; forecast -> point per series -> upper.
 
@@ -39,6 +56,7 @@ class ModelForecaster:
         warmup: int = 8,
         inline_refit: bool = True,
         calibration_window: int = 256,
+        fit_threads: int | None = 1,
     ) -> None:
         if refit_every < 1 or warmup < 1:
             raise ValueError(f"refit_every={refit_every}, warmup={warmup}: expected >= 1")
@@ -48,6 +66,8 @@ class ModelForecaster:
         self.refit_every = refit_every
         self.warmup = warmup
         self.inline_refit = inline_refit
+        #: BLAS threads a fit may use (None: the library's default)
+        self.fit_threads = fit_threads
         #: wall seconds of the last inline fits (the async refitter keeps its own)
         self.fit_times_s: deque[float] = deque(maxlen=1000)
         self._last_fit_attempt: int | None = None
@@ -106,9 +126,10 @@ class ModelForecaster:
         return last is None or self.history.total - last >= self.refit_every
 
     def fit_snapshot(self) -> FitJob:
-        """Copy what the fit needs now (on the caller's thread); the job is pure."""
+        """Copy what the fit needs now (on the caller's thread); the job is pure and
+        runs with at most ``fit_threads`` BLAS threads."""
         self._last_fit_attempt = self.history.total
-        return self._make_fit_job()
+        return limit_blas_threads(self._make_fit_job(), self.fit_threads)
 
     def install(self, model: Any) -> None:
         self._install(model)

@@ -2,8 +2,9 @@
 hours of the previous days (a seasonal-naive component, documented in
 docs/forecasting.md).
 
-y_(t+h) = y_t + median_k [ M(t + h - kP) - M(t - kP) ], k = 1..7 days with data, where
-P is intervals per day and M the 5-interval centred mean (``planner.forecast.seasonal``).
+y_(t+h) = y_t + median_k [ M(t + h - kP) - M(t - kP) ], k = 1..7 days with data (t - kP
+not before the first stored interval), where P is intervals per day and M the
+5-interval centred mean (``planner.forecast.seasonal``).
 Without a previous day (or when the interval does not divide a day) it is ``constant``.
 No fit: each forecast is a few dozen history lookups.
 """
@@ -43,8 +44,11 @@ class SeasonalNaiveForecaster(ModelForecaster):
         if last is None or period is None or steps + SMOOTH_HALF_WIDTH > period:
             return last
         now = self.history.total - 1
+        first = max(0, self.history.total - self.history.series[series].capacity)
         deltas = []
         for k in range(1, self.days + 1):
+            if now - k * period < first:
+                break  # that day's centre precedes the data: there is no such day
             then = self._smoothed(series, now - k * period)
             later = self._smoothed(series, now + steps - k * period)
             if math.isfinite(then) and math.isfinite(later):

@@ -10,7 +10,6 @@ import pytest
 
 from planner.core.types import LoadPoint
 from planner.forecast import make_forecaster
-from planner.forecast.auto import AutoForecaster
 from planner.forecast.history import LoadHistory
 from planner.forecast.seasonal import seasonal_base, seasonal_base_at
 
@@ -78,39 +77,6 @@ def test_seasonal_beats_constant_on_a_daily_pattern() -> None:
     assert np.mean(errs["seasonal"]) < 1.0 < np.mean(errs["constant"])
 
 
-def test_auto_stays_with_constant_unless_a_challenger_is_clearly_better() -> None:
-    """On a random walk no member beats constant by the margin, so auto forecasts
-    exactly what constant does."""
-    rng = np.random.default_rng(4)
-    y = np.abs(np.cumsum(rng.normal(0, 1, 120)) + 40)
-    auto = AutoForecaster(
-        make_member=make_forecaster, interval_s=60.0, members=("constant", "seasonal", "kalman")
-    )
-    const = make_forecaster("constant", interval_s=60.0)
-    for i, v in enumerate(y):
-        p = LoadPoint(time_s=60.0 * (i + 1), request_rate_rps=float(v), isl_tokens=10.0,
-                      osl_tokens=5.0)  # fmt: skip
-        auto.observe(p)
-        const.observe(p)
-        a, c = auto.forecast(horizon_s=60.0), const.forecast(horizon_s=60.0)
-        if auto.choices[("rate", 1)] == "constant":
-            assert a.request_rate_rps.point == c.request_rate_rps.point
-    assert "auto: rate=" in a.note
-
-
-def test_auto_picks_seasonal_on_a_daily_pattern() -> None:
-    """On a daily sine auto switches the 1-h rate forecast to the seasonal member."""
-    period = 144
-    y = 100 + 50 * np.sin(2 * np.pi * np.arange(4 * period) / period)
-    auto = AutoForecaster(
-        make_member=make_forecaster, interval_s=600.0, members=("constant", "seasonal")
-    )
-    for i, v in enumerate(y):
-        auto.observe(LoadPoint(time_s=600.0 * (i + 1), request_rate_rps=float(v)))
-        auto.forecast(horizon_s=3600.0)
-    assert auto.choices[("rate", 6)] == "seasonal"
-
-
 def test_cold_upper_band_uses_random_walk_spread() -> None:
     """With 10 points alternating 10/12 there are no 30-step pairs yet and only lags 1
     and 2 on the variogram ladder (too little to judge how the spread grows), so the
@@ -130,24 +96,28 @@ def test_cold_upper_band_uses_random_walk_spread() -> None:
 
 
 def test_prophet_flat_trend_does_not_extrapolate_a_ramp_and_linear_does() -> None:
-    """Prophet's default trend here is flat (a level): after a ramp 10 -> 50 req/s it
-    forecasts near the window's level, not past the last value; growth="linear" still
-    extrapolates the slope; an unknown growth is a ConfigError naming the field."""
+    """Prophet's default trend here is flat (a level): after a ramp 10 -> 50 req/s its
+    table alone forecasts near the window's level and, with the AR(1) on its residuals,
+    no further than the last value; growth="linear" extrapolates the slope; an unknown
+    growth is a ConfigError naming the field."""
     from planner.errors import ConfigError
 
     ramp = [10.0 + i for i in range(41)]
     forecasts = {}
-    for growth in ("flat", "linear"):
-        f = make_forecaster("prophet", quantile=0.9, interval_s=60.0, growth=growth)
+    for growth, ar in (("flat", True), ("flat", False), ("linear", True)):
+        f = make_forecaster(
+            "prophet", quantile=0.9, interval_s=60.0, growth=growth, ar_residuals=ar
+        )
         for i, r in enumerate(ramp):
             f.observe(
                 LoadPoint(
                     time_s=(i + 1) * 60.0, request_rate_rps=r, isl_tokens=1000.0, osl_tokens=200.0
                 )
             )
-        forecasts[growth] = f.forecast(horizon_s=600.0).request_rate_rps.point
+        forecasts[(growth, ar)] = f.forecast(horizon_s=600.0).request_rate_rps.point
     # linear: ~ 50 + 10 steps x 1 req/s per step; flat: the level of the fit window
-    assert forecasts["linear"] > 55.0
-    assert forecasts["flat"] < 45.0
+    assert forecasts[("linear", True)] > 55.0
+    assert forecasts[("flat", False)] < 45.0
+    assert forecasts[("flat", False)] < forecasts[("flat", True)] <= 50.0
     with pytest.raises(ConfigError, match=r"prophet\.growth"):
         make_forecaster("prophet", quantile=0.9, interval_s=60.0, growth="logistic")

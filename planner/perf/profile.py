@@ -59,6 +59,10 @@ class ProfileMeta:
     gpus_per_decode_worker: int | None = None
     kv_block_size: int | None = None
     max_batch_size: int | None = None
+    #: the engine limits the profile was measured under (vLLM's names), when it says;
+    #: the simulator's workers obey them unless the settings set others
+    max_num_seqs: int | None = None
+    max_num_batched_tokens: int | None = None
     worker_startup_s: float | None = None
     measured_by: str | None = None
     method: str | None = None

@@ -6,6 +6,11 @@ Prometheus would see it (sum of gaps, number of gaps); its histogram observes ea
 request's mean gap with weight OSL - 1 (the simulator does not time individual tokens).
 Input and output lengths get histograms too (ISL at arrival, counted by the cluster's
 snapshot; OSL at finish), so every frontend histogram has real buckets.
+
+With SLO targets set (``track_misses``) it also counts the requests that certainly
+missed one: a first token later than the TTFT target (counted when it is emitted), or,
+for a request whose first token was on time, a mean gap above the ITL target (counted
+at its finish). The count only grows, so a run may be stopped once it passes a budget.
 """
 
 from __future__ import annotations
@@ -42,8 +47,26 @@ class Counters:
     itl_hist: FloatArray = field(default_factory=lambda: _hist(ITL_BUCKETS_S))
     duration_hist: FloatArray = field(default_factory=lambda: _hist(DURATION_BUCKETS_S))
     osl_hist: FloatArray = field(default_factory=lambda: _hist(TOKEN_BUCKETS))
+    #: SLO targets (s) for counting certain misses; None: not counted
+    ttft_target_s: float | None = None
+    itl_target_s: float | None = None
+    #: requests whose first token came after the TTFT target
+    ttft_misses: int = 0
+    #: requests with an on-time first token whose mean gap exceeded the ITL target
+    itl_only_misses: int = 0
+
+    def track_misses(self, *, ttft_target_s: float, itl_target_s: float) -> None:
+        """Count certain misses from now on (see the module docstring)."""
+        self.ttft_target_s, self.itl_target_s = ttft_target_s, itl_target_s
+
+    @property
+    def misses(self) -> int:
+        """Requests that missed a target, as far as their outcome is known."""
+        return self.ttft_misses + self.itl_only_misses
 
     def first_tokens(self, *, ttft_s: FloatArray) -> None:
+        if self.ttft_target_s is not None:
+            self.ttft_misses += int(np.count_nonzero(ttft_s > self.ttft_target_s))
         self.ttft_sum_s += float(ttft_s.sum())
         self.ttft_count += len(ttft_s)
         self.ttft_hist += np.bincount(
@@ -67,6 +90,10 @@ class Counters:
         if multi.any():
             span = (finish - first)[multi]
             g = gaps[multi]
+            if self.itl_target_s is not None and self.ttft_target_s is not None:
+                on_time = (first - arrival)[multi] <= self.ttft_target_s
+                late_itl = span / g > self.itl_target_s
+                self.itl_only_misses += int(np.count_nonzero(on_time & late_itl))
             self.itl_sum_s += float(span.sum())
             self.itl_count += float(g.sum())
             self.itl_hist += np.bincount(

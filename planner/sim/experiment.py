@@ -35,9 +35,11 @@ from planner.sim.controllers import (
     exact_forecast,
     size_for_load,
 )
+from planner.sim.engine import EngineLimits, engine_limits
 from planner.sim.metrics import Targets, summarize
 from planner.sim.oracle import SearchOracle
-from planner.sim.runner import SimRun, simulate
+from planner.sim.runner import MissBudget, SimRun, simulate
+from planner.sim.static_search import Fleet, StaticResult, StaticSearch
 from planner.sim.truth import TruePerf
 from planner.workload.trace import RequestTrace
 
@@ -59,9 +61,15 @@ class Experiment:
     decode_step_s: float = 0.2
     attainment_goal: float = 0.99
     progress: Progress | None = None
+    #: the simulated workers' engine limits (None: from the settings, else the true
+    #: profile's metadata; planner/sim/engine.py)
+    engine: EngineLimits | None = None
 
     def __post_init__(self) -> None:
         self.truth = TruePerf(self.truth_perf)
+        if self.engine is None:
+            self.engine = engine_limits(self.settings, self.truth_perf.profile.meta)
+        self.limits: EngineLimits = self.engine
         s = self.settings
         self.components = (
             (Component.AGG,) if s.mode == "agg" else (Component.PREFILL, Component.DECODE)
@@ -69,7 +77,6 @@ class Experiment:
         deployed = PolicyConfig(settings=s, perf=self.planner_perf).deployed_gpus()
         self.gpus = {c: deployed[c] for c in self.components}
         self.targets = Targets(ttft_ms=s.ttft_ms, itl_ms=s.itl_ms, max_gpus=s.budget.max_gpus)
-        self.static_searched: list[dict[str, Any]] = []
         self._initial: dict[Component, int] | None = None
 
     # ------------------------------------------------------------------ pieces
@@ -80,6 +87,8 @@ class Experiment:
             startup_s=s.startup_s if startup_s is None else startup_s,
             gpus_per_worker=self.gpus,
             decode_step_s=self.decode_step_s,
+            max_batch_tokens=float(self.limits.batch_tokens),
+            max_num_seqs=self.limits.max_num_seqs,
         )
 
     def _load(self, start_s: float, end_s: float) -> tuple[float, float, float]:
@@ -143,6 +152,7 @@ class Experiment:
         *,
         initial: Mapping[Component, int],
         startup_s: float | None = None,
+        budget: MissBudget | None = None,
     ) -> SimRun:
         name = controller.name
         cb = self.progress
@@ -155,6 +165,7 @@ class Experiment:
             initial=initial,
             gpus_per_worker=self.gpus,
             progress=(lambda f: cb(name, f)) if cb is not None else None,
+            budget=budget,
         )
 
     def controller(
@@ -222,43 +233,26 @@ class Experiment:
 
     # ------------------------------------------------------------------ static search
     def _static(self, fleet: Mapping[Component, int]) -> tuple[float, SimRun]:
-        ctl = StaticController(dict(fleet), name="static")
-        run = self.run(ctl, initial=fleet)
-        both = summarize(run, self.targets)["attainment"]["both"]
-        self.static_searched.append({c.value: n for c, n in fleet.items()} | {"both": both})
-        return both, run
+        """One full run of a fixed ``fleet`` and its SLA attainment."""
+        run = self.run(StaticController(dict(fleet), name="static"), initial=fleet)
+        return summarize(run, self.targets)["attainment"]["both"], run
 
-    def static99(self) -> tuple[dict[Component, int], SimRun]:
-        """Smallest static fleet reaching the attainment goal (see the module docstring)."""
-        goal = self.attainment_goal
-        hi = dict(self.peak_fleet())
-        both, run = self._static(hi)
-        while both < goal:
-            if max(hi.values()) >= 512:
-                return hi, run
-            hi = {c: 2 * n for c, n in hi.items()}
-            both, run = self._static(hi)
-        best: dict[Component, int] = dict(hi)
-        best_run = run
-        for comp in self.components:
-            lo, top = 1, best[comp]
-            while lo < top:
-                mid = (lo + top) // 2
-                trial = {**best, comp: mid}
-                ok, r = self._static(trial)
-                if ok >= goal:
-                    top = mid
-                    best_run = r
-                else:
-                    lo = mid + 1
-            best[comp] = top
-        ok, r = self._static(best)
-        while ok < goal:
-            comp = min(self.components, key=lambda c: best[c])
-            best[comp] += 1
-            ok, r = self._static(best)
-        del best_run
-        return best, r
+    def static99(self) -> StaticResult:
+        """Smallest static fleet reaching the attainment goal (planner/sim/static_search.py)."""
+
+        def run_fleet(fleet: Fleet, budget: MissBudget | None) -> SimRun:
+            return self.run(StaticController(fleet, name="static"), initial=fleet, budget=budget)
+
+        search = StaticSearch(
+            run_fleet=run_fleet,
+            score=lambda r: float(summarize(r, self.targets)["attainment"]["both"]),
+            components=self.components,
+            goal=self.attainment_goal,
+            ttft_ms=self.settings.ttft_ms,
+            itl_ms=self.settings.itl_ms,
+            requests=len(self.trace),
+        )
+        return search.search(self.peak_fleet())
 
     # ------------------------------------------------------------------ all
     def compare(
@@ -279,9 +273,11 @@ class Experiment:
                     fleet = dict(static_fleet)
                     run = self.run(StaticController(fleet), initial=fleet)
                 else:
-                    fleet, run = self.static99()
+                    found = self.static99()
+                    fleet, run = found.fleet, found.run
+                    run.extra["static_search"] = list(found.tried)
+                    run.extra["static_reached_goal"] = found.reached_goal
                 run.extra["static_fleet"] = {c.value: n for c, n in fleet.items()}
-                run.extra["static_search"] = list(self.static_searched)
             elif p == "oracle":
                 ctl = self.controller(p, initial=initial)
                 run = self.run(ctl, initial=initial, startup_s=0.0)

@@ -106,12 +106,30 @@ def test_static99_search_finds_the_smallest_passing_fleet(shipped_perf: PerfMode
     """static99 reaches 99%; one prefill or decode worker fewer does not."""
     tr = synthetic_trace("constant", duration_s=300, base_rps=40, isl_tokens=2000, seed=11)
     exp = _exp(shipped_perf, tr)
-    fleet, run = exp.static99()
+    found = exp.static99()
+    fleet, run = found.fleet, found.run
+    assert found.reached_goal and not run.aborted
     assert summarize(run, exp.targets)["attainment"]["both"] >= 0.99
     for comp in (P, D):
         if fleet[comp] > 1:
             both, _ = exp._static({**fleet, comp: fleet[comp] - 1})
             assert both < 0.99
+
+
+def test_a_stopped_static_candidate_had_really_failed(shipped_perf: PerfModel) -> None:
+    """Every candidate the search stopped early (miss budget spent) misses the goal when
+    run to the end, and every fleet is simulated once: stopping changes no verdict."""
+    tr = synthetic_trace("constant", duration_s=300, base_rps=40, isl_tokens=2000, seed=11)
+    exp = _exp(shipped_perf, tr)
+    found = exp.static99()
+    stopped = [t for t in found.tried if t["stopped_at_s"] is not None]
+    assert stopped, "no candidate was stopped early: the check proves nothing"
+    for t in stopped:
+        both, full = exp._static({P: t["prefill"], D: t["decode"]})
+        assert both < 0.99 and not full.aborted
+        assert t["stopped_at_s"] < full.span_s  # it stopped before the end
+    fleets = [(t["prefill"], t["decode"]) for t in found.tried]
+    assert len(fleets) == len(set(fleets))
 
 
 def test_oracle_starts_instantly_and_tracks_the_load(shipped_perf: PerfModel) -> None:

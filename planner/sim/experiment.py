@@ -28,7 +28,6 @@ from planner.settings import PlannerSettings
 from planner.sim.cluster import ClusterConfig
 from planner.sim.controllers import (
     Controller,
-    HindsightController,
     PlannerController,
     StaticController,
     ThresholdController,
@@ -36,11 +35,13 @@ from planner.sim.controllers import (
     size_for_load,
 )
 from planner.sim.engine import EngineLimits, engine_limits
+from planner.sim.foresight import startup_bound
 from planner.sim.metrics import Targets, summarize
 from planner.sim.oracle import SearchOracle
 from planner.sim.runner import MissBudget, SimRun, simulate
 from planner.sim.static_search import Fleet, StaticResult, StaticSearch
 from planner.sim.truth import TruePerf
+from planner.sim.workload_check import WorkloadCheck, check_workload
 from planner.workload.trace import RequestTrace
 
 POLICIES = ("sla", "dynamo", "static", "threshold", "oracle")
@@ -192,45 +193,6 @@ class Experiment:
             )
         raise ConfigError("policy", policy, f"one of {', '.join(POLICIES)}")
 
-    def startup_bound(self, oracle_run: SimRun, initial: Mapping[Component, int]) -> float:
-        """GPU-hours that even perfect foresight must pay with the real start-up: a worker
-        the oracle uses in interval k must have been asked for start-up seconds before,
-        and releasing it in a lull shorter than the start-up saves nothing, so the fleet
-        billed in interval k is at least the oracle's largest fleet (in GPUs) over
-        intervals k .. k + ceil(startup / interval)."""
-        s = self.settings
-        gpus = [sum(n * self.gpus[c] for c, n in initial.items())]
-        gpus += [
-            sum(n * self.gpus[c] for c, n in r.targets.items())
-            for r in oracle_run.records
-            if r.targets
-        ]
-        ahead = math.ceil(s.startup_s / s.interval_s - 1e-9)
-        total = sum(max(gpus[k : k + ahead + 1]) for k in range(len(gpus)))
-        return total * s.interval_s / 3600.0
-
-    @staticmethod
-    def oracle_needs(
-        oracle_run: SimRun, initial: Mapping[Component, int]
-    ) -> tuple[dict[Component, int], ...]:
-        """The fleet that served each interval of an oracle run: ``initial`` for the
-        first, then each decision's targets (decided at an interval's end for the next)."""
-        return (dict(initial), *(dict(r.targets) for r in oracle_run.records if r.targets))
-
-    def hindsight(
-        self, needs: tuple[dict[Component, int], ...], *, margin: float, hold: int
-    ) -> HindsightController:
-        """The hindsight baseline told ``needs``, draining backlogs at the true
-        profile's prefill rate."""
-        gpus = self.gpus.get(Component.PREFILL, 1)
-        prefill = self.truth_perf.prefill
-        return HindsightController(
-            needs=needs,
-            margin=margin,
-            hold=hold,
-            prefill_tokens_per_s=lambda isl: prefill.thpt_per_gpu(isl).value * gpus,
-        )
-
     # ------------------------------------------------------------------ static search
     def _static(self, fleet: Mapping[Component, int]) -> tuple[float, SimRun]:
         """One full run of a fixed ``fleet`` and its SLA attainment."""
@@ -255,16 +217,44 @@ class Experiment:
         return search.search(self.peak_fleet())
 
     # ------------------------------------------------------------------ all
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable for a process pool: the progress callback stays behind."""
+        return self.__dict__ | {"progress": None}
+
+    def workload_check(self) -> WorkloadCheck:
+        """Infeasible and out-of-range requests of this trace on the true profile."""
+        prefill = Component.AGG if self.settings.mode == "agg" else Component.PREFILL
+        return check_workload(
+            self.trace,
+            self.truth,
+            ttft_ms=self.settings.ttft_ms,
+            itl_ms=self.settings.itl_ms,
+            prefill_gpus=self.gpus[prefill],
+        )
+
     def compare(
         self,
         policies: Sequence[str] = POLICIES,
         *,
         static_fleet: Mapping[Component, int] | None = None,
+        jobs: int = 1,
     ) -> tuple[list[dict[str, Any]], dict[str, SimRun]]:
+        """Each policy's summary and run, from the same initial fleet; with ``jobs`` > 1
+        the policies run in a pool of processes (planner/sim/parallel.py)."""
         for p in policies:
             if p not in POLICIES:
                 raise ConfigError("policy", p, f"one of {', '.join(POLICIES)}")
         initial = self.initial_fleet()
+        if jobs > 1 and len(policies) > 1:
+            from planner.sim.parallel import Task, run_tasks
+
+            cb = self.progress
+            done = run_tasks(
+                [Task(p, self, p, static_fleet) for p in sorted(policies, key=_cost_rank)],
+                jobs=jobs,
+                on_done=(lambda key: cb(key, 1.0)) if cb is not None else None,
+            )
+            return [done[p][0] for p in policies], {p: done[p][1] for p in policies}
         summaries: list[dict[str, Any]] = []
         runs: dict[str, SimRun] = {}
         for p in policies:
@@ -283,10 +273,22 @@ class Experiment:
                 run = self.run(ctl, initial=initial, startup_s=0.0)
                 if isinstance(ctl, SearchOracle):
                     run.extra["oracle_evaluations"] = ctl.evaluations
-                    run.extra["startup_bound_gpu_hours"] = self.startup_bound(run, initial)
+                    run.extra["startup_bound_gpu_hours"] = startup_bound(
+                        run,
+                        initial,
+                        gpus_per_worker=self.gpus,
+                        interval_s=self.settings.interval_s,
+                        startup_s=self.settings.startup_s,
+                    )
             else:
                 run = self.run(self.controller(p), initial=initial)
             run.extra["initial_fleet"] = {c.value: n for c, n in initial.items()}
             runs[p] = run
             summaries.append(summarize(run, self.targets))
         return summaries, runs
+
+
+def _cost_rank(policy: str) -> int:
+    """Start the slowest simulations first (the static search runs several, the oracle
+    many short ones) so a pool's last task is a short one."""
+    return {"static": 0, "oracle": 1}.get(policy, 2)

@@ -2,8 +2,14 @@
 
 The simulator evaluates prefill time and decode ITL millions of times, so the perf
 model's splines and surfaces are tabulated once: prefill TTFT(ISL) and throughput/GPU
-(ISL) every ``isl_step`` tokens (clamped to the profile's range, as PerfModel does), and
-the decode ITL grid with the same bilinear lookup as ``DecodeModel`` but vectorised.
+(ISL) every ``isl_step`` tokens, and the decode ITL grid with the same bilinear lookup
+as ``DecodeModel`` but vectorised.
+
+Outside the measured range: a prompt longer than the profile's longest takes
+TTFT(longest) x ISL / longest (the last measured throughput held: a lower bound, since
+attention grows faster than linearly), not TTFT(longest) as a clamp would say; a prompt
+shorter than the shortest takes TTFT(shortest); a decode context beyond the measured
+ones reads the edge of the surface. planner/sim/workload_check.py counts such requests.
 ``scaled_profile`` makes a profile ``slowdown`` times slower (TTFT and ITL x slowdown,
 throughput / slowdown) to play a graph that is slower than the planner believes.
 """
@@ -68,14 +74,27 @@ class TruePerf:
     def _index(self, isl: float) -> int:
         return min(int(isl / self.isl_step + 0.5), len(self.ttft_s) - 1)
 
+    def ttft_one_s(self, isl: float) -> float:
+        """One prompt's prefill time (s) on an idle worker; linear beyond the profile."""
+        if isl > self.max_isl:
+            return self.ttft_s[self._index(self.max_isl)] * isl / self.max_isl
+        return self.ttft_s[self._index(isl)]
+
     def prefill_batch_s(
         self, *, total_tokens: float, count: int, max_isl: float, gpus: int
     ) -> float:
         """Time for one batch: total / (thpt_per_gpu(mean ISL) x GPUs), >= TTFT(longest)."""
         mean = total_tokens / count
         t = total_tokens / (self.thpt_tok_s[self._index(mean)] * gpus)
-        floor = self.ttft_s[self._index(max_isl)]
+        floor = self.ttft_one_s(max_isl)
         return t if t > floor else floor
+
+    def min_itl_s(self, context_tokens: FloatArray) -> FloatArray:
+        """The smallest ITL (s) the surface gives at each context, over all KV usages
+        (per-context minima of the grid, linear between grid contexts)."""
+        axis = np.linspace(0.0, self._max_ctx, self._res)
+        out: FloatArray = np.interp(context_tokens, axis, self._itl_grid_s.min(axis=1))
+        return out
 
     def itl_s(self, kv_usage: FloatArray, context_tokens: FloatArray) -> FloatArray:
         """Vectorised bilinear ITL (s) on the profile's grid (kv clamped to [0, 1])."""

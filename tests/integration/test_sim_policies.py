@@ -12,6 +12,7 @@ from planner.core.types import Component
 from planner.perf.model import PerfModel
 from planner.settings import load_settings
 from planner.sim.experiment import Experiment
+from planner.sim.foresight import hindsight_controller, oracle_needs, startup_bound
 from planner.sim.metrics import request_latencies, summarize
 from planner.workload.synthetic import synthetic_trace
 
@@ -219,7 +220,7 @@ def test_startup_bound_lies_between_the_oracle_and_its_peak_fleet(
     exp = _exp(shipped_perf, tr)
     initial = exp.initial_fleet()
     run = exp.run(exp.controller("oracle", initial=initial), initial=initial, startup_s=0)
-    bound = exp.startup_bound(run, initial)
+    bound = startup_bound(run, initial, gpus_per_worker=exp.gpus, interval_s=30.0, startup_s=60.0)
     fleets = [sum(initial.values())] + [sum(r.targets.values()) for r in run.records if r.targets]
     hours = len(fleets) * exp.settings.interval_s / 3600
     assert sum(fleets) * exp.settings.interval_s / 3600 < bound <= max(fleets) * hours
@@ -376,14 +377,31 @@ def test_hindsight_gpu_hours_only_grow_with_the_margin(shipped_perf: PerfModel) 
     exp = _exp(shipped_perf, tr)
     initial = exp.initial_fleet()
     oracle = exp.run(exp.controller("oracle", initial=initial), initial=initial, startup_s=0.0)
-    needs = exp.oracle_needs(oracle, initial)
+    needs = oracle_needs(oracle, initial)
     assert needs[0] == initial
     assert needs[1] == oracle.records[0].targets
     hours, att = [], []
     for margin in (1.0, 1.5, 2.5):
-        run = exp.run(exp.hindsight(needs, margin=margin, hold=3), initial=initial)
+        ctl = hindsight_controller(
+            needs, margin=margin, hold=3, truth_perf=shipped_perf, prefill_gpus=1
+        )
+        run = exp.run(ctl, initial=initial)
         sm = summarize(run, exp.targets)
         hours.append(sm["gpu_hours"])
         att.append(sm["attainment"]["both"])
     assert hours == sorted(hours) and hours[0] < hours[-1]
     assert att == sorted(att) and att[0] < 0.99
+
+
+def test_policies_in_a_process_pool_give_the_summaries_of_one_process(
+    shipped_perf: PerfModel,
+) -> None:
+    """compare(jobs=2) runs the policies in two spawned processes and returns, in the
+    asked order, exactly the summaries that jobs=1 computes here."""
+    tr = synthetic_trace("spike", duration_s=300, base_rps=10, peak_rps=40, seed=21)
+    policies = ["sla", "static", "oracle"]
+    here, _ = _exp(shipped_perf, tr).compare(policies, jobs=1)
+    pooled, runs = _exp(shipped_perf, tr).compare(policies, jobs=2)
+    assert [s["policy"] for s in pooled] == policies
+    assert pooled == here
+    assert runs["static"].extra["static_reached_goal"] is True

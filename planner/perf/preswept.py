@@ -97,8 +97,9 @@ def select_row(source: str, d: dict[str, Any], choice: RowChoice | None) -> int:
         raise ProfileError(
             source,
             "profile_row",
-            f"the file has {n} rows ({rows}); choose one with profile_row (an index, "
-            f"tp=N, or {CHEAPEST!r} in simulate), e.g. --profile-row tp=4",
+            f"the file has {n} rows ({rows}); choose one by index or tp=N (setting "
+            f"profile_row, simulate --profile-row, where {CHEAPEST!r} also works; "
+            "profile show --row)",
         )
     if choice.index is not None:
         if choice.index >= n:

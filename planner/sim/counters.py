@@ -34,6 +34,13 @@ def _hist(edges: tuple[float, ...]) -> FloatArray:
     return np.zeros(len(edges) + 1)
 
 
+# the edges as arrays, converted once (searchsorted on a tuple converts it on every call)
+_TTFT_EDGES = np.asarray(TTFT_BUCKETS_S)
+_ITL_EDGES = np.asarray(ITL_BUCKETS_S)
+_DURATION_EDGES = np.asarray(DURATION_BUCKETS_S)
+_TOKEN_EDGES = np.asarray(TOKEN_BUCKETS, dtype=np.float64)
+
+
 @dataclass
 class Counters:
     ttft_sum_s: float = 0.0
@@ -70,7 +77,7 @@ class Counters:
         self.ttft_sum_s += float(ttft_s.sum())
         self.ttft_count += len(ttft_s)
         self.ttft_hist += np.bincount(
-            np.searchsorted(TTFT_BUCKETS_S, ttft_s, side="left"), minlength=len(self.ttft_hist)
+            _TTFT_EDGES.searchsorted(ttft_s, side="left"), minlength=len(self.ttft_hist)
         )
 
     def finished(
@@ -81,7 +88,7 @@ class Counters:
         self.osl_sum += float(osl.sum())
         self.duration_sum_s += float(duration.sum())
         self.duration_hist += np.bincount(
-            np.searchsorted(DURATION_BUCKETS_S, duration, side="left"),
+            _DURATION_EDGES.searchsorted(duration, side="left"),
             minlength=len(self.duration_hist),
         )
         self.osl_hist += token_histogram(osl)
@@ -97,7 +104,7 @@ class Counters:
             self.itl_sum_s += float(span.sum())
             self.itl_count += float(g.sum())
             self.itl_hist += np.bincount(
-                np.searchsorted(ITL_BUCKETS_S, span / g, side="left"),
+                _ITL_EDGES.searchsorted(span / g, side="left"),
                 weights=g,
                 minlength=len(self.itl_hist),
             )
@@ -106,7 +113,7 @@ class Counters:
 def token_histogram(tokens: FloatArray) -> FloatArray:
     """Per-bucket counts of token lengths over TOKEN_BUCKETS (+Inf last)."""
     return np.bincount(
-        np.searchsorted(TOKEN_BUCKETS, tokens, side="left"), minlength=len(TOKEN_BUCKETS) + 1
+        _TOKEN_EDGES.searchsorted(tokens, side="left"), minlength=len(TOKEN_BUCKETS) + 1
     ).astype(np.float64)
 
 

@@ -121,6 +121,8 @@ class DecodePool:
             target.extend(range(b.first, b.stop))
 
     def _admit(self, t0: float, t1: float) -> None:
+        if not self.queue and not (self.agg and any(self.agg_queues.values())):
+            return  # nothing waits for a decode slot
         tab = self.table
         done, isl, osl = tab.prefill_done_s, tab.isl, tab.osl
         reserved, cap = self.reserved, self.cap

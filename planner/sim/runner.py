@@ -96,6 +96,9 @@ def simulate(
             ttft_target_s=budget.ttft_ms / 1000.0, itl_target_s=budget.itl_ms / 1000.0
         )
     aborted_at: float | None = None
+    attach = getattr(controller, "attach", None)
+    if attach is not None:  # a controller that searches on clones of the run (the oracle)
+        attach(cluster)
     n_intervals = max(1, math.ceil((trace.duration_s + 1e-9) / interval_s))
     span = n_intervals * interval_s
     gpus = dict(gpus_per_worker or cluster.fleet.gpus_per_worker)

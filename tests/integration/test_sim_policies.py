@@ -163,14 +163,29 @@ def test_oracle_search_finds_the_fewest_replicas_meeting_the_interval(
             assert oracle.attainment({**fleet, comp: fleet[comp] - 1}, now_s=0.0) < 0.99
 
 
-def test_oracle_refuses_a_run_it_does_not_mirror(shipped_perf: PerfModel) -> None:
-    """The oracle mirrors the simulated run; a different initial fleet is an error."""
+def test_oracle_searches_on_the_run_or_refuses_a_run_it_does_not_mirror(
+    shipped_perf: PerfModel,
+) -> None:
+    """In a run, the oracle clones the run's own cluster (attached by the runner): an
+    oracle told another initial fleet decides as the one told the right one. Driven by
+    hand it mirrors the run on a copy, and a different initial fleet is an error."""
     from planner.errors import ConfigError
+    from planner.sim.cluster import Cluster
 
     tr = synthetic_trace("constant", duration_s=120, base_rps=10, seed=14)
     exp = _exp(shipped_perf, tr)
+    right = exp.run(exp.controller("oracle", initial={P: 3, D: 1}), initial={P: 3, D: 1},
+                    startup_s=0)  # fmt: skip
+    told_wrong = exp.controller("oracle", initial={P: 1, D: 1})
+    run = exp.run(told_wrong, initial={P: 3, D: 1}, startup_s=0)
+    assert [r.targets for r in run.records] == [r.targets for r in right.records]
+    by_hand = exp.controller("oracle", initial={P: 1, D: 1})
+    cluster = Cluster(exp.truth, exp.cluster_config(startup_s=0.0), initial={P: 3, D: 1})
+    cluster.advance_to(30.0)
+    from planner.core.types import Observation
+
     with pytest.raises(ConfigError, match="initial"):
-        exp.run(exp.controller("oracle", initial={P: 1, D: 1}), initial={P: 3, D: 1}, startup_s=0)
+        by_hand.decide(Observation(window_s=30.0, requests=0.0), cluster.snapshot(), now_s=30.0)
 
 
 def test_initial_fleet_serves_the_first_minutes(shipped_perf: PerfModel) -> None:

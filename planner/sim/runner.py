@@ -64,6 +64,8 @@ class SimRun:
     gpu_seconds: dict[Component, float]
     peak_gpus_held: int
     extra: dict[str, object] = field(default_factory=dict)
+    #: how long producing the run took (s, by whoever ran it); not part of its summary
+    extra_timing: dict[str, float] = field(default_factory=dict)
 
     @property
     def gpu_hours(self) -> float:

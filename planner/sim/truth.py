@@ -6,10 +6,10 @@ model's splines and surfaces are tabulated once: prefill TTFT(ISL) and throughpu
 as ``DecodeModel`` but vectorised.
 
 Outside the measured range: a prompt longer than the profile's longest takes
-TTFT(longest) x ISL / longest (the last measured throughput held: a lower bound, since
-attention grows faster than linearly), not TTFT(longest) as a clamp would say; a prompt
-shorter than the shortest takes TTFT(shortest); a decode context beyond the measured
-ones reads the edge of the surface. planner/sim/workload_check.py counts such requests.
+ISL / throughput(longest) = TTFT(longest) x ISL / longest (the last measured throughput
+held: a lower bound, since attention grows faster than linearly); a prompt shorter than
+the shortest takes TTFT(shortest); a decode context beyond the measured ones reads the
+edge of the surface. planner/sim/workload_check.py counts such requests.
 ``scaled_profile`` makes a profile ``slowdown`` times slower (TTFT and ITL x slowdown,
 throughput / slowdown) to play a graph that is slower than the planner believes.
 """

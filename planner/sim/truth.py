@@ -68,6 +68,8 @@ class TruePerf:
         dec = perf.decode
         self.max_kv_tokens = float(dec.max_kv_tokens)
         self._itl_grid_s = dec.itl_grid / 1000.0
+        #: the same grid as nested lists, for the scalar lookup
+        self._itl_rows: list[list[float]] = self._itl_grid_s.tolist()
         self._res = dec.resolution
         self._max_ctx = dec.max_context
 
@@ -95,6 +97,20 @@ class TruePerf:
         axis = np.linspace(0.0, self._max_ctx, self._res)
         out: FloatArray = np.interp(context_tokens, axis, self._itl_grid_s.min(axis=1))
         return out
+
+    def itl_one_s(self, kv_usage: float, context_tokens: float) -> float:
+        """``itl_s`` for one worker, in plain floats: the same operations in the same
+        order, so the same value to the last bit, without numpy's cost per call."""
+        r = self._res - 1
+        fx = min(max(kv_usage, 0.0), 1.0) * r
+        fy = min(max(context_tokens / self._max_ctx, 0.0), 1.0) * r
+        x0, y0 = int(fx), int(fy)
+        x1, y1 = min(x0 + 1, r), min(y0 + 1, r)
+        tx, ty = fx - x0, fy - y0
+        row0, row1 = self._itl_rows[y0], self._itl_rows[y1]
+        top = row0[x0] * (1 - tx) + row0[x1] * tx
+        bot = row1[x0] * (1 - tx) + row1[x1] * tx
+        return top * (1 - ty) + bot * ty
 
     def itl_s(self, kv_usage: FloatArray, context_tokens: FloatArray) -> FloatArray:
         """Vectorised bilinear ITL (s) on the profile's grid (kv clamped to [0, 1])."""

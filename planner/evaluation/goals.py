@@ -7,7 +7,10 @@ kept 99%. A day-long diurnal scenario also: (3) GPU-hours <= static99 - 0.3 x (s
 
 (2) and (3) measure against static99, so they are judged only when static99 reached 99%;
 when it did not (no fixed fleet tried reached it, e.g. because more than 1% of the
-requests cannot meet the targets on any fleet) the bar says so instead of a number.
+requests cannot meet the targets on any fleet) the bar says so instead of a number. (3)
+is not judged either when the oracle cost more than static99: the oracle picks each
+interval's fewest replicas and spends its miss budget as it goes, which is then no
+lower bound, and the line would sit above static99.
 Pure: summaries in, verdicts out.
 """
 
@@ -72,7 +75,14 @@ def bars(summaries: Sequence[Mapping[str, Any]], *, diurnal: bool) -> list[Bar]:
         o_h = float(oracle["gpu_hours"])
         line = s_h - DIURNAL_SHARE * (s_h - o_h)
         asked = f"<= {s_h:.2f} - 0.3 x ({s_h:.2f} - {o_h:.2f}) = {line:.2f}"
-        out.append(Bar("diurnal GPU-h", asked, f"{gpu_h:.2f}", gpu_h <= line))
+        if o_h >= s_h:
+            # the oracle decides interval by interval and spends its miss budget as it
+            # goes; when that costs more than a fixed fleet it is no lower bound, and a
+            # line above static99 would be met by anything that meets bar (2)
+            why = f"the oracle ({o_h:.2f}) cost more than static99 ({s_h:.2f})"
+            out.append(Bar("diurnal GPU-h", asked, f"{gpu_h:.2f}", None, why))
+        else:
+            out.append(Bar("diurnal GPU-h", asked, f"{gpu_h:.2f}", gpu_h <= line))
     return out
 
 

@@ -53,6 +53,34 @@ def summary_table(results: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def where_table(results: Mapping[str, Any]) -> str:
+    """Where the sla policy's misses and GPU-hours are, per scenario: its TTFT and ITL
+    attainment, TTFT p99, and GPU-hours by component against static99's and the
+    oracle's."""
+    lines = [
+        "| set | scenario | sla TTFT / ITL att. | sla TTFT p99 ms | prefill GPU-h sla / "
+        "static99 / oracle | decode GPU-h sla / static99 / oracle |",
+        "|---|---|---|---|---|---|",
+    ]
+    for sc in scenarios_in():
+        if sc.name not in results:
+            continue
+        pol = {p["policy"]: p for p in results[sc.name]["policies"]}
+        sla, a = pol["sla"], pol["sla"]["attainment"]
+
+        def by(comp: str, pol: Mapping[str, Any] = pol) -> str:
+            return " / ".join(
+                f"{pol[x]['gpu_hours_by_component'].get(comp, 0.0):.1f}"
+                for x in ("sla", "static", "oracle")
+            )
+
+        lines.append(
+            f"| {sc.set} | {sc.name} | {100 * a['ttft']:.2f}% / {100 * a['itl']:.2f}% | "
+            f"{sla['ttft_ms']['p99'] or 0:.0f} | {by('prefill')} | {by('decode')} |"
+        )
+    return "\n".join(lines)
+
+
 def validation_table() -> str:
     """The validation set's recipes: name, requests, SLO, profile, worker speed, seed."""
     lines = [
@@ -153,6 +181,7 @@ def render_doc(results: Mapping[str, Any], *, doc: Path) -> str:
     text = (
         TEMPLATE.read_text()
         .replace("{{SUMMARY}}", summary_table(results))
+        .replace("{{WHERE}}", where_table(results))
         .replace("{{VALIDATION_SET}}", validation_table())
         .replace("{{RESULTS}}", "\n".join(sections))
     )

@@ -208,3 +208,25 @@ def test_a_multi_row_profile_needs_a_row_and_bills_its_tp(
     assert main([*base, "--profile-row", "cheapest", "--out", str(tmp_path / "c")]) == 0
     chosen = json.loads((tmp_path / "c" / "summary.json").read_text())["meta"]["profile_row"]
     assert chosen in {"0", "1", "2"}
+
+
+def test_engine_limit_flags_reach_the_simulated_workers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--max-num-seqs 2 on one decode worker: summary.json records the limit and its
+    source, and the capped run's TTFT tail is far above the uncapped one's."""
+    trace = _azure_csv(tmp_path / "trace.csv")
+    base = ["simulate", "--trace", str(trace), "--policy", "static", "--static-replicas",
+            "prefill=2,decode=1", "--no-plots", "--jobs", "1", "--json"]  # fmt: skip
+    assert main([*base, "--out", str(tmp_path / "free")]) == 0
+    free = json.loads(capsys.readouterr().out)
+    assert main([*base, "--max-num-seqs", "2", "--max-num-batched-tokens", "4096",
+                 "--out", str(tmp_path / "capped")]) == 0  # fmt: skip
+    capped = json.loads(capsys.readouterr().out)
+    limits = capped["meta"]["engine_limits"]
+    assert limits == {"max_num_seqs": 2, "max_num_seqs_source": "settings",
+                      "max_num_batched_tokens": 4096,
+                      "max_num_batched_tokens_source": "settings"}  # fmt: skip
+    assert free["meta"]["engine_limits"]["max_num_seqs"] is None
+    p99 = [r["policies"][0]["ttft_ms"]["p99"] for r in (free, capped)]
+    assert p99[1] > 10 * p99[0]

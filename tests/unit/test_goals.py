@@ -39,3 +39,12 @@ def test_no_bar_is_measured_against_a_static_fleet_that_missed_99() -> None:
     assert [b.met for b in got] == [False, None, None]
     assert "static99 not defined" in got[1].note and "97.50%" in got[1].note
     assert [verdict_cell(b) for b in got] == ["no", "not judged", "not judged"]
+
+
+def test_the_diurnal_bar_is_not_judged_when_the_oracle_cost_more_than_static99() -> None:
+    """An oracle above static99 is no lower bound: the 30% line would lie above static99,
+    so the bar is 'not judged' with the two numbers, not 'met'."""
+    static = _p("static", 0.991, 240.0, static_reached_goal=True)
+    got = bars([_p("sla", 0.99, 130.0), static, _p("oracle", 0.99, 276.5)], diurnal=True)
+    assert got[1].met is True and got[2].met is None
+    assert "the oracle (276.50) cost more than static99 (240.00)" in got[2].note

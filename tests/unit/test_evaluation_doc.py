@@ -16,6 +16,7 @@ def _summary(policy: str, both: float, gpu_h: float, **extra: Any) -> dict[str, 
     return {
         "policy": policy, "attainment": {"both": both, "ttft": both, "itl": 1.0},
         "gpu_hours": gpu_h, "ttft_ms": {"p50": 50.0, "p90": 90.0, "p99": 400.0},
+        "gpu_hours_by_component": {"prefill": 0.75 * gpu_h, "decode": 0.25 * gpu_h},
         "itl_ms": {"p50": 5.0, "p99": 9.0}, "goodput_rps": 10.0,
         "scale_events": {"prefill": 3}, "direction_reversals": {"prefill": 1}, **extra,
     }  # fmt: skip
@@ -60,3 +61,4 @@ def test_a_rerender_keeps_the_feasibility_block(tmp_path: Path) -> None:
     text = render_doc({"sine": _result("sine", static_ok=True)}, doc=doc)
     assert "<!-- feasibility:begin -->\nKEPT\n<!-- feasibility:end -->" in text
     assert "### sine" in text and "{{" not in text
+    assert "| validation | sine | 99.20% / 100.00% | 400 | 67.5 / 75.0 / 30.0 |" in text

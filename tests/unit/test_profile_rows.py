@@ -12,10 +12,9 @@ import pytest
 from planner.errors import ProfileError
 from planner.perf.preswept import RowChoice, parse_row
 from planner.perf.profile import DEFAULT_PROFILE_DIR, load_profile
-from planner.perf.row_choice import cheapest_row, row_costs
 
 
-def _two_rows(directory: Path, *, slow: float = 2.0) -> Path:
+def two_rows(directory: Path, *, slow: float = 2.0) -> Path:
     """The shipped profile as row 0 (TP1) and the same worker ``slow`` times slower as
     row 1 (labelled TP2), in Dynamo's pre-swept layout."""
     p = load_profile(DEFAULT_PROFILE_DIR)
@@ -47,12 +46,12 @@ def _two_rows(directory: Path, *, slow: float = 2.0) -> Path:
 def test_a_multi_row_profile_without_a_choice_names_its_rows(tmp_path: Path) -> None:
     """No silent row 0: the error lists each row with its TP and says how to choose."""
     with pytest.raises(ProfileError, match=r"2 rows \(0 \(tp=1.*1 \(tp=2.*profile_row"):
-        load_profile(_two_rows(tmp_path))
+        load_profile(two_rows(tmp_path))
 
 
 def test_a_row_is_chosen_by_index_or_by_tp(tmp_path: Path) -> None:
     """Index 1, "tp=2" and "tp2" all load the second row; its GPUs per worker are its TP."""
-    d = _two_rows(tmp_path)
+    d = two_rows(tmp_path)
     base = load_profile(DEFAULT_PROFILE_DIR)
     for choice in (1, "1", "tp=2", "TP2"):
         p = load_profile(d, row=choice)
@@ -71,7 +70,7 @@ def test_a_bad_row_choice_says_what_was_expected(
 ) -> None:
     """Out of range, an unknown TP, garbage, and 'cheapest' without a workload."""
     with pytest.raises(ProfileError, match=message):
-        load_profile(_two_rows(tmp_path), row=choice)  # type: ignore[arg-type]
+        load_profile(two_rows(tmp_path), row=choice)  # type: ignore[arg-type]
 
 
 def test_parse_row_reads_the_three_forms() -> None:
@@ -81,18 +80,3 @@ def test_parse_row_reads_the_three_forms() -> None:
     assert parse_row("Cheapest") == "cheapest"
     with pytest.raises(ValueError, match="profile_row"):
         parse_row("tp=0")
-
-
-def test_the_cheapest_row_is_the_one_with_fewer_gpu_seconds(tmp_path: Path) -> None:
-    """The faster row costs half the GPU-seconds of the 2x slower one and is chosen; with
-    a TTFT target only the fast row meets, the slow one is listed with the reason."""
-    d = _two_rows(tmp_path)
-    costs = row_costs(d, ttft_ms=500, itl_ms=50, isl=3000, osl=300)
-    fast, slow = costs
-    assert fast.gpu_s_per_request is not None and slow.gpu_s_per_request is not None
-    assert slow.gpu_s_per_request > 1.5 * fast.gpu_s_per_request
-    assert cheapest_row(d, ttft_ms=500, itl_ms=50, isl=3000, osl=300) == 0
-    tight = row_costs(d, ttft_ms=80, itl_ms=50, isl=3000, osl=300)
-    assert tight[0].reason is None and tight[1].reason and "TTFT(3000)" in tight[1].reason
-    with pytest.raises(ProfileError, match="no row meets the targets"):
-        cheapest_row(d, ttft_ms=10, itl_ms=50, isl=3000, osl=300)

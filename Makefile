@@ -63,9 +63,16 @@ image-check: image
 bench: install
 	$(PY) -m tests.bench
 
-# Policy comparison on the shared traces; regenerates docs/simulation.md (several minutes).
+# Policy comparison on the tuning and validation sets; regenerates docs/simulation.md.
+#   make evaluate                 both sets (the slowest part: four day-long scenarios)
+#   make evaluate conv sine       named scenarios (or NAME=conv)
+#   make evaluate SET=validation  one set;  JOBS=4  processes (default: the CPUs)
+ifeq (evaluate,$(firstword $(MAKECMDGOALS)))
+  EVAL_NAMES := $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS))
+  $(eval $(EVAL_NAMES):;@:)
+endif
 evaluate: install
-	$(PY) -m planner.evaluation.evaluate
+	$(PY) -m planner.evaluation.evaluate $(EVAL_NAMES) $(NAME) $(if $(SET),--set $(SET)) $(if $(JOBS),--jobs $(JOBS))
 
 # How far the GPU-hour goal is from a causal policy -> docs/simulation.md (~5 min)
 feasibility: install

@@ -30,7 +30,11 @@ class Planner:
     ) -> None:
         self.settings = settings
         if perf is None:
-            profile = load_profile(settings.profile, non_monotonic=settings.profile_non_monotonic)
+            profile = load_profile(
+                settings.profile,
+                row=settings.profile_row,
+                non_monotonic=settings.profile_non_monotonic,
+            )
             perf = PerfModel(profile)
         self.perf = perf
         self.config = PolicyConfig(settings=settings, perf=self.perf)

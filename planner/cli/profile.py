@@ -13,6 +13,7 @@ def register(sub: Any) -> None:
     show = psub.add_parser("show", help="summary table of a profile")
     show.add_argument("path", nargs="?", help="profile directory (default: shipped profile)")
     show.add_argument("--json", action="store_true")
+    show.add_argument("--row", help="row of a multi-row profile: an index or tp=N")
     show.set_defaults(handler=run_show)
     val = psub.add_parser("validate", help="check a profile; exit 2 if it is broken")
     val.add_argument("path", help="profile directory or profile.json")
@@ -22,7 +23,22 @@ def register(sub: Any) -> None:
         default="error",
         help="a TTFT that falls as ISL grows: fail (default) or report a warning",
     )
+    val.add_argument("--row", help="row of a multi-row profile: an index or tp=N")
     val.set_defaults(handler=run_validate)
+    rows = psub.add_parser(
+        "rows",
+        help="the rows of a multi-row profile and each one's GPU-seconds per request",
+        description="Lists every row (configuration) of a pre-swept profile with its GPUs "
+        "per worker and the GPU-seconds one request of ISL/OSL tokens costs at the targets "
+        "(prefill at its TTFT, decode at its best point under the ITL target); marks the "
+        "cheapest, the row 'profile_row: cheapest' would take.",
+    )
+    rows.add_argument("path", help="profile directory")
+    rows.add_argument("--ttft-ms", type=float, default=500.0, help="TTFT target (default 500)")
+    rows.add_argument("--itl-ms", type=float, default=50.0, help="ITL target (default 50)")
+    rows.add_argument("--isl", type=float, default=3000.0, help="input tokens (default 3000)")
+    rows.add_argument("--osl", type=float, default=300.0, help="output tokens (default 300)")
+    rows.set_defaults(handler=run_rows)
     _register_producers(psub)
 
 
@@ -85,12 +101,32 @@ def _register_producers(psub: Any) -> None:
     emu.set_defaults(handler=run_serve_emulated)
 
 
-def _load(path: str | None, *, non_monotonic: str = "error") -> Any:
+def _load(path: str | None, *, non_monotonic: str = "error", row: str | None = None) -> Any:
     from planner.perf.profile import DEFAULT_PROFILE_DIR, load_profile
 
     if non_monotonic == "warn":
-        return load_profile(path or DEFAULT_PROFILE_DIR, non_monotonic="warn")
-    return load_profile(path or DEFAULT_PROFILE_DIR)
+        return load_profile(path or DEFAULT_PROFILE_DIR, row=row, non_monotonic="warn")
+    return load_profile(path or DEFAULT_PROFILE_DIR, row=row)
+
+
+def run_rows(args: argparse.Namespace) -> int:
+    from planner.perf.row_choice import row_costs
+
+    costs = row_costs(
+        args.path, ttft_ms=args.ttft_ms, itl_ms=args.itl_ms, isl=args.isl, osl=args.osl
+    )
+    usable = [c for c in costs if c.gpu_s_per_request is not None]
+    best = min(usable, key=lambda c: (c.gpu_s_per_request, c.index)).index if usable else None
+    print(f"ISL {args.isl:g}, OSL {args.osl:g}, TTFT {args.ttft_ms:g} ms, ITL {args.itl_ms:g} ms")
+    for c in costs:
+        cost = (
+            f"{c.gpu_s_per_request:.4f} GPU-s/request"
+            if c.gpu_s_per_request is not None
+            else f"cannot: {c.reason}"
+        )
+        mark = "  <- cheapest" if c.index == best else ""
+        print(f"{c.label}: {c.gpus_per_worker} GPUs/worker, {cost}{mark}")
+    return 0
 
 
 def run_show(args: argparse.Namespace) -> int:
@@ -98,7 +134,7 @@ def run_show(args: argparse.Namespace) -> int:
 
     from planner.perf.model import PerfModel
 
-    profile = _load(args.path)
+    profile = _load(args.path, row=args.row)
     summary = PerfModel(profile).summary()
     meta = {k: v for k, v in asdict(profile.meta).items() if v not in (None, {}, "")}
     if args.json:
@@ -119,7 +155,7 @@ def run_show(args: argparse.Namespace) -> int:
 def run_validate(args: argparse.Namespace) -> int:
     from planner.perf.model import PerfModel
 
-    profile = _load(args.path, non_monotonic=args.non_monotonic)
+    profile = _load(args.path, non_monotonic=args.non_monotonic, row=args.row)
     PerfModel(profile)  # the warnings, if any, were logged while loading
     print(
         f"ok: {profile.source} ({profile.layout}): {len(profile.prefill.isl_tokens)} prefill "

@@ -3,9 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 POLICY_NAMES = ("sla", "dynamo", "static", "threshold", "oracle")
+
+#: settings flags: dest -> (settings field, the settings' default as --help states it;
+#: tests/e2e/test_simulate_cli.py checks these against the settings' real defaults)
+SETTINGS_FLAGS: dict[str, tuple[str, str]] = {
+    "profile": ("profile", "the shipped H200 / Llama-3.1-8B-FP8 profile"),
+    "profile_row": ("profile_row", "none: the profile must have one row"),
+    "mode": ("mode", "disagg"),
+    "ttft_ms": ("ttft_ms", "500"),
+    "itl_ms": ("itl_ms", "50"),
+    "interval_s": ("interval_s", "60"),
+    "startup_s": ("startup_s", "180"),
+    "max_gpus": ("budget.max_gpus", "none: unlimited"),
+    "max_num_seqs": ("engine.max_num_seqs", "none: the true profile's, else no cap"),
+    "max_num_batched_tokens": (
+        "engine.max_num_batched_tokens",
+        "none: the true profile's, else 16384 prompt tokens per prefill batch",
+    ),
+}
 
 
 def register(sub: Any) -> None:
@@ -13,7 +32,9 @@ def register(sub: Any) -> None:
         "simulate",
         help="simulate policies on a request trace: SLA attainment vs GPU-hours",
         description="Discrete-event simulation of prefill/decode workers driven by a trace, "
-        "with each policy in the loop. Writes summary.json, PNG plots and report.html.",
+        "with each policy in the loop. Writes summary.json, PNG plots and report.html. "
+        "Requests no fleet can serve within the targets, and requests outside the "
+        "profile's measured range, are counted and reported (and warned about on stderr).",
     )
     p.add_argument("--trace", required=True, help="Azure CSV, Mooncake JSONL or ServeGen tar.gz")
     p.add_argument(
@@ -23,48 +44,66 @@ def register(sub: Any) -> None:
         default=list(POLICY_NAMES),
         help="policies to compare (default: all five)",
     )
-    p.add_argument("--true-profile", help="profile the simulated workers really follow")
+    p.add_argument(
+        "--true-profile", help="profile the simulated workers really follow (default: --profile)"
+    )
+    p.add_argument(
+        "--true-profile-row",
+        help="row of a multi-row --true-profile (default: --profile-row)",
+    )
     p.add_argument(
         "--true-slowdown",
         type=float,
-        help="simulated workers are X times slower than the (true) profile",
+        help="simulated workers are X times slower than the (true) profile (default: 1)",
     )
     p.add_argument("--rate-scale", type=float, default=1.0, help="multiply the trace's rate")
     p.add_argument("--seed", type=int, default=0, help="seed for rate scaling / expansion")
-    p.add_argument("--hours", type=float, help="ServeGen: hours of the workload to expand")
+    p.add_argument("--hours", type=float, help="ServeGen: hours to expand (default: all 14 days)")
     p.add_argument(
         "--static-replicas",
         help="fixed fleet for 'static', e.g. prefill=4,decode=2 (default: search "
         "the smallest fleet reaching 99%% attainment)",
     )
     p.add_argument("--decode-step-s", type=float, default=0.2, help="decode tick (s)")
-    p.add_argument("--out", help="output directory (default out/sim/<trace>)")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        help="simulate the policies in this many processes (default: the CPUs available; "
+        "1 runs them here, one by one)",
+    )
+    p.add_argument("--out", help="output directory (default: out/sim/<trace>)")
     p.add_argument("--no-plots", action="store_true", help="skip PNG plots")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument(
         "--quiet", action="store_true", help="no progress bars (they show only on a terminal)"
     )
-    g = p.add_argument_group("planner settings")
+    g = p.add_argument_group("planner settings (default: the YAML file, else as stated)")
     g.add_argument("--config", help="YAML settings file")
-    g.add_argument("--profile", help="the planner's profile directory")
-    g.add_argument("--mode", choices=["disagg", "agg"])
-    g.add_argument("--ttft-ms", type=float, help="TTFT target (ms)")
-    g.add_argument("--itl-ms", type=float, help="ITL target (ms)")
-    g.add_argument("--interval-s", type=float, help="adjustment interval (s)")
-    g.add_argument("--startup-s", type=float, help="worker start-up time (s)")
-    g.add_argument("--max-gpus", type=int, help="GPU budget")
+    helps = {
+        "profile": "the planner's profile directory",
+        "profile_row": "row of a multi-row profile: an index, tp=N, or 'cheapest' (the "
+        "fewest GPU-seconds per request at the targets, for the trace's mean ISL/OSL)",
+        "mode": "disagg or agg",
+        "ttft_ms": "TTFT target (ms)",
+        "itl_ms": "ITL target (ms)",
+        "interval_s": "adjustment interval (s)",
+        "startup_s": "worker start-up time (s)",
+        "max_gpus": "GPU budget",
+        "max_num_seqs": "most sequences a decode worker runs at once (vLLM max_num_seqs)",
+        "max_num_batched_tokens": "most prompt tokens in one prefill batch "
+        "(vLLM max_num_batched_tokens)",
+    }
+    types: dict[str, Any] = {"ttft_ms": float, "itl_ms": float, "interval_s": float}
+    types |= {"startup_s": float, "max_gpus": int, "max_num_seqs": int}
+    types |= {"max_num_batched_tokens": int}
+    for dest, (_field, default) in SETTINGS_FLAGS.items():
+        kwargs: dict[str, Any] = {"help": f"{helps[dest]} (default: {default})"}
+        if dest == "mode":
+            kwargs["choices"] = ["disagg", "agg"]
+        if dest in types:
+            kwargs["type"] = types[dest]
+        g.add_argument("--" + dest.replace("_", "-"), **kwargs)
     p.set_defaults(handler=run)
-
-
-_FIELDS = {
-    "profile": "profile",
-    "mode": "mode",
-    "ttft_ms": "ttft_ms",
-    "itl_ms": "itl_ms",
-    "interval_s": "interval_s",
-    "startup_s": "startup_s",
-    "max_gpus": "budget.max_gpus",
-}
 
 
 def _parse_fleet(text: str) -> dict[Any, int]:
@@ -81,6 +120,24 @@ def _parse_fleet(text: str) -> dict[Any, int]:
     return out
 
 
+def _row(path: Any, row: str | None, *, settings: Any, trace: Any) -> str | None:
+    """``row``, with 'cheapest' resolved for this trace's mean ISL and OSL."""
+    from planner.perf.preswept import CHEAPEST
+    from planner.perf.row_choice import cheapest_row
+
+    if row is None or row.strip().lower() != CHEAPEST:
+        return row
+    best = cheapest_row(
+        path,
+        ttft_ms=settings.ttft_ms,
+        itl_ms=settings.itl_ms,
+        isl=float(trace.isl_tokens.mean()),
+        osl=float(trace.osl_tokens.mean()),
+        non_monotonic=settings.profile_non_monotonic,
+    )
+    return str(best)
+
+
 def run(args: argparse.Namespace) -> int:
     import json
     import time
@@ -92,28 +149,36 @@ def run(args: argparse.Namespace) -> int:
     from planner.perf.profile import load_profile
     from planner.settings import load_settings
     from planner.sim.experiment import Experiment
+    from planner.sim.parallel import default_jobs
     from planner.sim.report import write_report
     from planner.sim.truth import scaled_profile
     from planner.workload.readers import read_request_trace
 
-    overrides = {f: getattr(args, d) for d, f in _FIELDS.items() if getattr(args, d) is not None}
+    overrides = {
+        f: getattr(args, d) for d, (f, _) in SETTINGS_FLAGS.items() if getattr(args, d) is not None
+    }
     settings = load_settings(config_file=args.config, overrides=overrides)
     if args.rate_scale <= 0:
         raise ConfigError("--rate-scale", args.rate_scale, "> 0")
-    non_monotonic = settings.profile_non_monotonic
-    profile = load_profile(settings.profile, non_monotonic=non_monotonic)
-    planner_perf = PerfModel(profile)
-    true_profile = (
-        load_profile(args.true_profile, non_monotonic=non_monotonic)
-        if args.true_profile
-        else profile
-    )
-    if args.true_slowdown is not None:
-        true_profile = scaled_profile(true_profile, slowdown=args.true_slowdown)
-    truth_perf = planner_perf if true_profile is profile else PerfModel(true_profile)
+    if args.jobs is not None and args.jobs < 1:
+        raise ConfigError("--jobs", args.jobs, ">= 1")
     trace = read_request_trace(
         args.trace, rate_scale=args.rate_scale, seed=args.seed, servegen_hours=args.hours
     )
+    non_monotonic = settings.profile_non_monotonic
+    row = _row(settings.profile, settings.profile_row, settings=settings, trace=trace)
+    profile = load_profile(settings.profile, row=row, non_monotonic=non_monotonic)
+    planner_perf = PerfModel(profile)
+    true_profile = profile
+    true_row = row
+    if args.true_profile:
+        true_row = _row(
+            args.true_profile, args.true_profile_row or row, settings=settings, trace=trace
+        )
+        true_profile = load_profile(args.true_profile, row=true_row, non_monotonic=non_monotonic)
+    if args.true_slowdown is not None:
+        true_profile = scaled_profile(true_profile, slowdown=args.true_slowdown)
+    truth_perf = planner_perf if true_profile is profile else PerfModel(true_profile)
     bars = RunBars(enabled=bars_wanted(quiet=args.quiet))
     exp = Experiment(
         trace,
@@ -123,6 +188,11 @@ def run(args: argparse.Namespace) -> int:
         decode_step_s=args.decode_step_s,
         progress=bars,
     )
+    check = exp.workload_check()
+    warnings = check.warnings()
+    for line in warnings:
+        print(f"sla-planner: warning: {line}", file=sys.stderr)
+    jobs = args.jobs or default_jobs()
     t0 = time.perf_counter()
     try:
         bars("initial fleet", 0.0)  # a search that can take a while; compare() reuses it
@@ -131,10 +201,20 @@ def run(args: argparse.Namespace) -> int:
         summaries, runs = exp.compare(
             args.policy,
             static_fleet=_parse_fleet(args.static_replicas) if args.static_replicas else None,
+            jobs=jobs,
         )
     finally:
         bars.close()
     wall = time.perf_counter() - t0
+    static = runs.get("static")
+    if static is not None and static.extra.get("static_reached_goal") is False:
+        line = (
+            f"no static fleet tried (up to {static.extra['static_fleet']}) reached "
+            f"{100 * exp.attainment_goal:g}%: static99 is not defined on this workload, and "
+            "no GPU-hour goal is measured against it"
+        )
+        warnings.append(line)
+        print(f"sla-planner: warning: {line}", file=sys.stderr)
     meta = {
         "trace": str(args.trace),
         "requests": len(trace),
@@ -143,14 +223,21 @@ def run(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "hours": args.hours,
         "profile": str(settings.profile),
+        "profile_row": row,
         "true_profile": args.true_profile or str(settings.profile),
+        "true_profile_row": true_row,
         "true_slowdown": args.true_slowdown or 1.0,
         "ttft_ms": settings.ttft_ms,
         "itl_ms": settings.itl_ms,
         "interval_s": settings.interval_s,
         "startup_s": settings.startup_s,
         "mode": settings.mode,
+        "gpus_per_worker": {c.value: n for c, n in exp.gpus.items()},
+        "engine_limits": exp.limits.describe(),
+        "workload_check": check.as_dict(),
+        "warnings": warnings,
         "initial_fleet": {c.value: n for c, n in exp.initial_fleet().items()},
+        "jobs": jobs,
         "wall_s": round(wall, 2),
     }
     out = Path(args.out) if args.out else Path("out/sim") / Path(args.trace).name.split(".")[0]

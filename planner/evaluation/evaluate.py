@@ -1,189 +1,159 @@
-"""Policy evaluation on the shared traces; writes docs/simulation.md (tables + method).
+"""Policy evaluation on the tuning and validation sets; writes docs/simulation.md.
 
-    python -m planner.evaluation.evaluate            # all scenarios (several minutes)
-    python -m planner.evaluation.evaluate conv       # one scenario by name
-    python -m planner.evaluation.evaluate --render   # only rewrite the doc from saved results
+    python -m planner.evaluation.evaluate                     # both sets
+    python -m planner.evaluation.evaluate --set validation    # one set
+    python -m planner.evaluation.evaluate conv sine           # named scenarios
+    python -m planner.evaluation.evaluate --render            # only rewrite the doc
+    python -m planner.evaluation.evaluate --jobs 4            # processes (default: CPUs)
 
-Per scenario it runs ``sla-planner simulate``'s engine (planner.sim.experiment) with the
-shipped H200 profile, TTFT 500 ms, ITL 50 ms, 60 s interval, 180 s start-up, seed 0,
-and writes summary.json + plots + report.html under out/evaluate/<scenario>/.
+Each scenario (planner/evaluation/scenarios.py) runs ``sla-planner simulate``'s engine
+(planner.sim.experiment) with its recipe, SLO, profile, worker speed and settings, a 60 s
+interval and a 180 s start-up; every (scenario, policy) pair is one task in a pool of
+processes, the slowest first. It writes summary.json, plots and report.html under
+out/evaluate/<scenario>/, keeps every result in out/evaluate/results.json (a scenario
+run again replaces its entry) and renders the doc from all of them.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from planner.evaluation.render import render_doc
+from planner.evaluation.scenario import PROFILES, Scenario
+from planner.evaluation.scenarios import SCENARIOS, scenarios_in
 from planner.perf.model import PerfModel
 from planner.perf.profile import DEFAULT_PROFILE_DIR, load_profile
+from planner.profiler.splitwise import SHIPPED_DIR
 from planner.settings import load_settings
-from planner.sim.experiment import Experiment
+from planner.sim.experiment import POLICIES, Experiment
+from planner.sim.parallel import Task, default_jobs, run_tasks
 from planner.sim.report import write_report
 from planner.sim.truth import scaled_profile
-from planner.workload.readers import read_request_trace
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO.parent / "shared" / "data" / "traces"
 OUT = REPO / "out" / "evaluate"
 DOC = REPO / "docs" / "simulation.md"
+PROFILE_DIRS = {PROFILES[0]: DEFAULT_PROFILE_DIR, PROFILES[1]: SHIPPED_DIR}
 
-#: name -> (trace file, rate scale, ServeGen hours, true slowdown)
-SCENARIOS: dict[str, tuple[str, float, float | None, float]] = {
-    "conv": ("azure_llm_2023_conv.csv", 30.0, None, 1.0),
-    "conv-slow": ("azure_llm_2023_conv.csv", 30.0, None, 1.2),
-    "code": ("azure_llm_2023_code.csv", 15.0, None, 1.0),
-    "code-slow": ("azure_llm_2023_code.csv", 15.0, None, 1.2),
-    "servegen": ("servegen_language_m-small.tar.gz", 0.01, 24.0, 1.0),
-    "servegen-slow": ("servegen_language_m-small.tar.gz", 0.01, 24.0, 1.2),
-}
+#: the settings every scenario runs with, under its own targets
+BASE_SETTINGS: dict[str, Any] = {"interval_s": 60, "startup_s": 180}
+#: relative cost of a policy's task (the static search runs several simulations, the
+#: oracle many short ones): start the long ones first
+_COST = {"static": 6.0, "oracle": 5.0}
 
 
-def command(name: str) -> str:
-    f, scale, hours, slow = SCENARIOS[name]
-    parts = [
-        "sla-planner simulate",
-        f"--trace ../shared/data/traces/{f}",
-        f"--rate-scale {scale:g}",
-        "--ttft-ms 500 --itl-ms 50 --interval-s 60 --startup-s 180 --seed 0",
-    ]
-    if hours is not None:
-        parts.append(f"--hours {hours:g}")
-    if slow != 1.0:
-        parts.append(f"--true-slowdown {slow:g}")
-    parts.append(f"--out out/evaluate/{name}")
-    return " ".join(parts)
-
-
-#: the settings every scenario runs with (the issue's targets and timings)
-BASE_SETTINGS: dict[str, Any] = {"ttft_ms": 500, "itl_ms": 50, "interval_s": 60, "startup_s": 180}
-
-
-def experiment(name: str, overrides: dict[str, Any] | None = None) -> Experiment:
-    """Scenario ``name`` as an Experiment (seed 0), with settings ``overrides`` on top."""
-    f, scale, hours, slow = SCENARIOS[name]
-    profile = load_profile(DEFAULT_PROFILE_DIR)
+def experiment(name: str | Scenario, overrides: dict[str, Any] | None = None) -> Experiment:
+    """Scenario ``name`` as an Experiment, with settings ``overrides`` on top."""
+    sc = SCENARIOS[name] if isinstance(name, str) else name
+    profile = load_profile(PROFILE_DIRS[sc.profile], row=sc.profile_row)
     perf = PerfModel(profile)
-    truth = perf if slow == 1.0 else PerfModel(scaled_profile(profile, slowdown=slow))
-    trace = read_request_trace(DATA / f, rate_scale=scale, seed=0, servegen_hours=hours)
-    settings = load_settings(overrides=BASE_SETTINGS | (overrides or {}))
-    return Experiment(trace, settings, perf, truth)
-
-
-def run_scenario(name: str) -> dict[str, Any]:
-    f, scale, hours, slow = SCENARIOS[name]
-    exp = experiment(name)
-    trace = exp.trace
-    t0 = time.perf_counter()
-    summaries, runs = exp.compare()
-    wall = time.perf_counter() - t0
-    meta = {
-        "scenario": name,
-        "trace": f,
-        "requests": len(trace),
-        "span_min": round(trace.duration_s / 60, 1),
-        "rate_scale": scale,
-        "hours": hours,
-        "true_slowdown": slow,
-        "ttft_ms": 500,
-        "itl_ms": 50,
-        "initial_fleet": {c.value: n for c, n in exp.initial_fleet().items()},
-        "wall_s": round(wall, 1),
-        "command": command(name),
-    }
-    write_report(OUT / name, runs=runs, summaries=summaries, meta=meta)
-    return {"meta": meta, "policies": summaries}
-
-
-def _table(result: dict[str, Any]) -> str:
-    pol = {p["policy"]: p for p in result["policies"]}
-    static, oracle = pol["static"]["gpu_hours"], pol["oracle"]["gpu_hours"]
-    goal = static - 0.5 * (static - oracle)
-    lines = [
-        "| policy | SLA att. | TTFT att. | ITL att. | GPU-h | TTFT p50/p90/p99 ms "
-        "| ITL p50/p99 ms | goodput req/s | scale events | reversals | budget viol. |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for p in result["policies"]:
-        a, t, i = p["attainment"], p["ttft_ms"], p["itl_ms"]
-        name = p["policy"]
-        if name == "static":
-            name += f" {p.get('static_fleet')}"
-        lines.append(
-            f"| {name} | {100 * a['both']:.2f}% | {100 * a['ttft']:.2f}% | "
-            f"{100 * a['itl']:.2f}% | {p['gpu_hours']:.2f} | "
-            f"{t['p50']:.0f} / {t['p90']:.0f} / {t['p99']:.0f} | "
-            f"{i['p50']:.1f} / {i['p99']:.1f} | {p['goodput_rps']:.1f} | "
-            f"{sum(p['scale_events'].values())} | {sum(p['direction_reversals'].values())} | "
-            f"{p['budget_violations']} |"
-        )
-    sla = pol["sla"]
-    ok_att = sla["attainment"]["both"] >= 0.99
-    ok_gpu = sla["gpu_hours"] <= goal
-    lines.append("")
-    lines.append(
-        f"Goal for `sla`: attainment >= 99% ({'met' if ok_att else 'NOT met'}: "
-        f"{100 * sla['attainment']['both']:.2f}%) and GPU-hours <= static99 - 0.5 x "
-        f"(static99 - oracle) = {static:.2f} - 0.5 x ({static:.2f} - {oracle:.2f}) = "
-        f"{goal:.2f} ({'met' if ok_gpu else 'NOT met'}: {sla['gpu_hours']:.2f})."
+    truth = perf if sc.slowdown == 1.0 else PerfModel(scaled_profile(profile, slowdown=sc.slowdown))
+    settings = load_settings(
+        overrides=BASE_SETTINGS
+        | {"ttft_ms": sc.ttft_ms, "itl_ms": sc.itl_ms, "profile": PROFILE_DIRS[sc.profile]}
+        | ({"profile_row": sc.profile_row} if sc.profile_row else {})
+        | dict(sc.settings)
+        | (overrides or {})
     )
-    bound = pol["oracle"].get("startup_bound_gpu_hours")
-    if bound is not None:
-        lines.append(
-            f"Perfect foresight with the real {result['meta'].get('startup_s', 180):g} s "
-            f"start-up (the oracle's fleets, each held from start-up seconds before it is "
-            f"needed): {bound:.2f} GPU-h; the oracle searched "
-            f"{pol['oracle'].get('oracle_evaluations', 0)} candidate intervals."
-        )
-    return "\n".join(lines)
+    return Experiment(sc.build(DATA), settings, perf, truth)
 
 
-#: blocks other scripts write into the doc (kept when the doc is regenerated)
-FEASIBILITY = ("<!-- feasibility:begin -->", "<!-- feasibility:end -->")
+def command(sc: Scenario) -> str:
+    """How to run the scenario alone (its ``sla-planner simulate`` twin when it has one)."""
+    if sc.simulate_args is None:
+        return f"python -m planner.evaluation.evaluate {sc.name}"
+    slow = f" --true-slowdown {sc.slowdown:g}" if sc.slowdown != 1.0 else ""
+    return (
+        f"sla-planner simulate {sc.simulate_args} --ttft-ms {sc.ttft_ms:g} --itl-ms "
+        f"{sc.itl_ms:g} --interval-s 60 --startup-s 180 --seed {sc.seed}{slow} "
+        f"--out out/evaluate/{sc.name}"
+    )
 
 
-def _keep_block(new: str, doc: Path, markers: tuple[str, str]) -> str:
-    """``new`` with the marked block's content taken from the current ``doc``."""
-    begin, end = markers
-    if not doc.exists() or begin not in new:
-        return new
-    old = doc.read_text()
-    if begin not in old or end not in old:
-        return new
-    kept = old.split(begin, 1)[1].split(end, 1)[0]
-    head, rest = new.split(begin, 1)
-    return f"{head}{begin}{kept}{end}{rest.split(end, 1)[1]}"
+def _meta(sc: Scenario, exp: Experiment) -> dict[str, Any]:
+    tr = exp.trace
+    return {
+        "scenario": sc.name,
+        "set": sc.set,
+        "trace": tr.name,
+        "recipe": sc.recipe,
+        "seed": sc.seed,
+        "requests": len(tr),
+        "span_min": round(tr.duration_s / 60, 1),
+        "mean_isl": round(float(tr.isl_tokens.mean()), 1),
+        "mean_osl": round(float(tr.osl_tokens.mean()), 1),
+        "profile": sc.profile,
+        "profile_row": sc.profile_row,
+        "true_slowdown": sc.slowdown,
+        "ttft_ms": sc.ttft_ms,
+        "itl_ms": sc.itl_ms,
+        "settings": dict(sc.settings),
+        "diurnal": sc.diurnal,
+        "gpus_per_worker": {c.value: n for c, n in exp.gpus.items()},
+        "engine_limits": exp.limits.describe(),
+        "workload_check": exp.workload_check().as_dict(),
+        "initial_fleet": {c.value: n for c, n in exp.initial_fleet().items()},
+        "command": command(sc),
+    }
+
+
+def run_scenarios(names: list[str], *, jobs: int) -> dict[str, dict[str, Any]]:
+    """Every policy on every named scenario, in one pool; reports written per scenario."""
+    exps: dict[str, Experiment] = {}
+    metas: dict[str, dict[str, Any]] = {}
+    for name in names:
+        t0 = time.perf_counter()
+        exps[name] = experiment(name)
+        metas[name] = _meta(SCENARIOS[name], exps[name])  # includes the initial-fleet search
+        metas[name]["setup_s"] = round(time.perf_counter() - t0, 1)
+        print(f"== {name}: {len(exps[name].trace)} requests; {metas[name]['command']}", flush=True)
+    tasks = [Task(f"{n}/{p}", exps[n], p) for n in names for p in POLICIES]
+    tasks.sort(key=lambda t: -_COST.get(t.policy, 1.0) * t.experiment.trace.duration_s)
+    t0 = time.perf_counter()
+    done = run_tasks(tasks, jobs=jobs, on_done=lambda key: print(f"   done {key}", flush=True))
+    wall = round(time.perf_counter() - t0, 1)
+    results: dict[str, dict[str, Any]] = {}
+    for name in names:
+        summaries = [done[f"{name}/{p}"][0] for p in POLICIES]
+        runs = {p: done[f"{name}/{p}"][1] for p in POLICIES}
+        metas[name]["task_wall_s"] = {p: r.extra_timing.get("task_wall_s") for p, r in runs.items()}
+        metas[name]["pool_wall_s"] = wall
+        metas[name]["jobs"] = jobs
+        metas[name]["warnings"] = exps[name].workload_check().warnings()
+        if runs["static"].extra.get("static_reached_goal") is False:
+            metas[name]["warnings"].append("no fixed fleet tried reached 99%: no static99")
+        results[name] = {"meta": metas[name], "policies": summaries}
+    for name in names:  # after every result is in hand: plots take a while
+        runs = {p: done[f"{name}/{p}"][1] for p in POLICIES}
+        write_report(OUT / name, runs=runs, summaries=results[name]["policies"],
+                     meta=metas[name])  # fmt: skip
+    return results
 
 
 def main(argv: list[str]) -> int:
-    render_only = argv == ["--render"]
-    names = [] if render_only else (argv or list(SCENARIOS))
+    ap = argparse.ArgumentParser(prog="python -m planner.evaluation.evaluate")
+    ap.add_argument("names", nargs="*", help="scenarios to run (default: the chosen sets)")
+    ap.add_argument("--set", choices=["tuning", "validation"], help="run only this set")
+    ap.add_argument("--render", action="store_true", help="only rewrite the doc")
+    ap.add_argument("--jobs", type=int, help="processes (default: the CPUs available)")
+    args = ap.parse_args(argv)
+    unknown = [n for n in args.names if n not in SCENARIOS]
+    if unknown:
+        ap.error(f"unknown scenario(s) {unknown}; known: {', '.join(SCENARIOS)}")
+    names = [] if args.render else (args.names or [s.name for s in scenarios_in(args.set)])
     results_path = OUT / "results.json"
     results: dict[str, Any] = json.loads(results_path.read_text()) if results_path.exists() else {}
-    for name in names:
-        print(f"== {name}: {command(name)}", flush=True)
-        results[name] = run_scenario(name)
-        print(_table(results[name]), flush=True)
+    if names:
+        results.update(run_scenarios(names, jobs=args.jobs or default_jobs()))
         OUT.mkdir(parents=True, exist_ok=True)
         results_path.write_text(json.dumps(results, indent=1, default=str) + "\n")
-    sections = []
-    for name in SCENARIOS:
-        if name not in results:
-            continue
-        m = results[name]["meta"]
-        sections.append(
-            f"### {name}\n\n{m['requests']} requests over {m['span_min']} min "
-            f"(rate x{m['rate_scale']:g}, true profile {m['true_slowdown']:g}x slower than "
-            f"the planner's); initial fleet {m['initial_fleet']}; all five policies "
-            f"(including the static99 search) simulated in {m['wall_s']} s.\n\n"
-            f"```\n{m['command']}\n```\n\n{_table(results[name])}\n"
-        )
-    template = (Path(__file__).parent / "simulation_template.md").read_text()
-    DOC.write_text(
-        _keep_block(template.replace("{{RESULTS}}", "\n".join(sections)), DOC, FEASIBILITY)
-    )
+    DOC.write_text(render_doc(results, doc=DOC))
     print(f"wrote {DOC}")
     return 0
 

@@ -54,6 +54,7 @@ from typing import Any
 
 import numpy as np
 
+from planner.core.types import Component
 from planner.evaluation.evaluate import DOC, experiment
 from planner.evaluation.feasibility_servegen import (
     SERVEGEN_POINTS,
@@ -62,6 +63,7 @@ from planner.evaluation.feasibility_servegen import (
     servegen_point,
 )
 from planner.sim.experiment import lead_intervals
+from planner.sim.foresight import hindsight_controller, oracle_needs
 
 OUT = Path(__file__).resolve().parents[2] / "out" / "feasibility"
 BEGIN, END = "<!-- feasibility:begin -->", "<!-- feasibility:end -->"
@@ -169,11 +171,17 @@ def hindsight_points(exp: Any, oracle_run: Any) -> list[dict[str, Any]]:
     from planner.sim.metrics import summarize
 
     initial = exp.initial_fleet()
-    needs = exp.oracle_needs(oracle_run, initial)
+    needs = oracle_needs(oracle_run, initial)
     out: list[dict[str, Any]] = []
     for hold in HINDSIGHT_HOLDS:
         for margin in HINDSIGHT_MARGINS:
-            ctl = exp.hindsight(needs, margin=margin, hold=hold)
+            ctl = hindsight_controller(
+                needs,
+                margin=margin,
+                hold=hold,
+                truth_perf=exp.truth_perf,
+                prefill_gpus=exp.gpus.get(Component.PREFILL, 1),
+            )
             sm = summarize(exp.run(ctl, initial=initial), exp.targets)
             att = sm["attainment"]["both"]
             out.append(

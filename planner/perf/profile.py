@@ -8,7 +8,8 @@ Formats read, in order of preference inside a directory:
    ``selected_decode_interpolation/raw_data.npz`` (or ``prefill_raw_data.json`` /
    ``decode_raw_data.json`` with the same keys, in those folders or at the top).
 3. Dynamo pre-swept: ``pre_swept_prefill.npz`` / ``pre_swept_decode.npz`` (or
-   ``prefill.npz`` / ``decode.npz``) with arrays of shape (n_configs, n_points).
+   ``prefill.npz`` / ``decode.npz``) with arrays of shape (n_configs, n_points); a file
+   with several rows needs a ``row`` (planner/perf/preswept.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from numpy.typing import NDArray
 
 from planner.errors import ProfileError
 from planner.perf.npz import load_npz
+from planner.perf.preswept import CHEAPEST, RowChoice, parse_row, row_count, select_row
 
 FORMAT_NAME = "sla-planner-profile"
 FORMAT_VERSION = 1
@@ -74,6 +76,10 @@ class ProfileMeta:
     gpus_per_decode_worker: int | None = None
     kv_block_size: int | None = None
     max_batch_size: int | None = None
+    #: the engine limits the profile was measured under (vLLM's names), when it says;
+    #: the simulator's workers obey them unless the settings set others
+    max_num_seqs: int | None = None
+    max_num_batched_tokens: int | None = None
     worker_startup_s: float | None = None
     measured_by: str | None = None
     method: str | None = None
@@ -326,7 +332,12 @@ def _meta_from_preswept(d: dict[str, Any]) -> ProfileMeta:
         gpus_per_decode_worker=tp,
         kv_block_size=i("block_size"),
         max_batch_size=i("max_batch_size"),
-        method="dynamo pre-swept profile",
+        max_num_seqs=i("max_num_seqs"),
+        max_num_batched_tokens=i("max_num_batched_tokens"),
+        method=s("method") or "dynamo pre-swept profile",
+        source=s("source"),
+        licence=s("licence"),
+        notes=s("notes"),
     )
 
 
@@ -367,14 +378,35 @@ def _read_ours(path: Path) -> ProfileData:
 
 
 def load_profile(
-    path: str | Path, *, config_index: int = 0, non_monotonic: NonMonotonic = "error"
+    path: str | Path,
+    *,
+    row: int | str | None = None,
+    config_index: int | None = None,
+    non_monotonic: NonMonotonic = "error",
 ) -> ProfileData:
     """Load a profile from a directory or a ``profile.json`` file; raise ProfileError.
 
-    A prefill curve whose TTFT falls as ISL grows is an error, or with
+    ``row`` picks a row of a multi-row (pre-swept) file: an index, ``tp=N`` (see
+    planner/perf/preswept.py; ``config_index`` is the older name of an index). A file
+    with several rows and no choice is an error naming them; single-row formats ignore
+    it. A prefill curve whose TTFT falls as ISL grows is an error, or with
     ``non_monotonic="warn"`` a logged warning (also in ``ProfileData.warnings``).
     """
-    profile = _read_any(Path(path), config_index=config_index)
+    choice = row if row is not None else config_index
+    try:
+        parsed = parse_row(choice) if choice is not None else None
+    except ValueError as exc:
+        raise ProfileError(str(path), "profile_row", str(exc)) from exc
+    if parsed == CHEAPEST:
+        raise ProfileError(
+            str(path),
+            "profile_row",
+            f"{CHEAPEST!r} needs a workload's ISL and OSL to compare the rows: pick one "
+            "with `sla-planner profile rows` or `sla-planner simulate --profile-row "
+            f"{CHEAPEST}`",
+        )
+    assert not isinstance(parsed, str)
+    profile = _read_any(Path(path), choice=parsed)
     falls = ttft_falls(profile.prefill)
     if falls is None:
         return profile
@@ -388,7 +420,7 @@ def load_profile(
     return replace(profile, warnings=(*profile.warnings, falls))
 
 
-def _read_any(p: Path, *, config_index: int) -> ProfileData:
+def _read_any(p: Path, *, choice: RowChoice | None) -> ProfileData:
     if p.is_file():
         if p.suffix == ".json":
             return _read_ours(p)
@@ -429,8 +461,17 @@ def _read_any(p: Path, *, config_index: int) -> ProfileData:
     sw_pre = _first(p, ["pre_swept_prefill.npz", "prefill.npz"])
     sw_dec = _first(p, ["pre_swept_decode.npz", "decode.npz"])
     if sw_pre and sw_dec:
-        dpre = _pick_config(str(sw_pre), _load_npz(sw_pre), config_index)
-        ddec = _pick_config(str(sw_dec), _load_npz(sw_dec), config_index)
+        raw_pre, raw_dec = _load_npz(sw_pre), _load_npz(sw_dec)
+        index = select_row(str(sw_pre), raw_pre, choice)
+        if row_count(raw_dec) != row_count(raw_pre):
+            raise ProfileError(
+                str(sw_dec),
+                "rows",
+                f"{row_count(raw_dec)} decode rows but {row_count(raw_pre)} prefill rows: "
+                "expected one decode row per prefill row",
+            )
+        dpre = _pick_config(str(sw_pre), raw_pre, index)
+        ddec = _pick_config(str(sw_dec), raw_dec, index)
         return ProfileData(
             prefill=_read_dynamo_prefill(str(sw_pre), dpre),
             decode=_read_dynamo_decode(str(sw_dec), ddec),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pydantic import field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -16,6 +17,7 @@ from pydantic_settings import (
 from connectors.settings import ConnectorSettings, MetricsSettings
 from planner.core.settings import PolicySettings
 from planner.forecast.settings import PredictorSettings
+from planner.perf.preswept import parse_row
 from planner.perf.profile import DEFAULT_PROFILE_DIR, NonMonotonic
 from planner.settings.sections import EmulatorSettings, ServiceSettings
 
@@ -34,6 +36,10 @@ class PlannerSettings(PolicySettings, BaseSettings):
     )
 
     profile: Path = DEFAULT_PROFILE_DIR
+    #: the row of a multi-row (pre-swept) profile: an index, tp=N, or "cheapest"
+    #: (simulate only: the fewest GPU-seconds per request for the trace); None: a
+    #: profile with one row. planner/perf/preswept.py
+    profile_row: str | None = None
     #: a profile whose TTFT falls as ISL grows: stop start-up, or load it with a warning
     profile_non_monotonic: NonMonotonic = "error"
     predictor: PredictorSettings = PredictorSettings()
@@ -41,6 +47,17 @@ class PlannerSettings(PolicySettings, BaseSettings):
     metrics: MetricsSettings = MetricsSettings()
     service: ServiceSettings = ServiceSettings()
     emulator: EmulatorSettings = EmulatorSettings()
+
+    @field_validator("profile_row", mode="before")
+    @classmethod
+    def _row_readable(cls, value: object) -> object:
+        if value is None:
+            return None
+        try:
+            parse_row(value if isinstance(value, int) else str(value))
+        except ValueError:
+            raise ValueError("a row index (0, 1, ...), tp=N, or 'cheapest'") from None
+        return str(value)
 
     @classmethod
     def settings_customise_sources(

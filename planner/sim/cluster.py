@@ -52,8 +52,12 @@ class ClusterConfig:
     gpus_per_worker: Mapping[Component, int] = field(
         default_factory=lambda: {Component.PREFILL: 1, Component.DECODE: 1, Component.AGG: 1}
     )
-    #: most prompt tokens a prefill worker batches together
+    #: most prompt tokens a prefill worker batches together (the engine's
+    #: max_num_batched_tokens; a longer prompt still runs, alone)
     max_batch_tokens: float = 16384.0
+    #: most sequences a decode (or agg) worker runs at once (the engine's max_num_seqs);
+    #: None: only the KV cache bounds them
+    max_num_seqs: int | None = None
     #: decode tick length (s)
     decode_step_s: float = 0.2
     start_s: float = 0.0
@@ -67,6 +71,8 @@ class ClusterConfig:
             raise ConfigError("decode_step_s", self.decode_step_s, "in (0, 10] seconds")
         if self.max_batch_tokens < 1:
             raise ConfigError("max_batch_tokens", self.max_batch_tokens, ">= 1")
+        if self.max_num_seqs is not None and self.max_num_seqs < 1:
+            raise ConfigError("max_num_seqs", self.max_num_seqs, ">= 1 or None (no cap)")
 
     @property
     def components(self) -> tuple[Component, ...]:
@@ -114,6 +120,7 @@ class Cluster:
             counters=self.counters,
             component=self.decode_component,
             agg=agg,
+            max_num_seqs=cfg.max_num_seqs,
         )
         for c in comps:
             n = int((initial or {}).get(c, 1))
@@ -165,6 +172,16 @@ class Cluster:
                     self.fleet.release(w, self.prefill.drain_done_s(w, now))
                 else:
                     self.decode.drain(w)
+
+    def certain_misses(self) -> int:
+        """Requests that can no longer meet the targets given to
+        ``counters.track_misses``: those counted at first token or finish, plus the
+        prompts still queued for prefill that have waited longer than the TTFT target."""
+        cnt, tab = self.counters, self.table
+        if cnt.ttft_target_s is None:
+            raise ConfigError("counters.ttft_target_s", None, "targets set by track_misses()")
+        late = bisect_right(tab.arrival_s, self.now_s - cnt.ttft_target_s, 0, len(tab))
+        return cnt.misses + max(0, late - self.prefill.next_req)
 
     def snapshot(self) -> ClusterSnapshot:
         now = self.now_s

@@ -6,6 +6,11 @@ Prometheus would see it (sum of gaps, number of gaps); its histogram observes ea
 request's mean gap with weight OSL - 1 (the simulator does not time individual tokens).
 Input and output lengths get histograms too (ISL at arrival, counted by the cluster's
 snapshot; OSL at finish), so every frontend histogram has real buckets.
+
+With SLO targets set (``track_misses``) it also counts the requests that certainly
+missed one: a first token later than the TTFT target (counted when it is emitted), or,
+for a request whose first token was on time, a mean gap above the ITL target (counted
+at its finish). The count only grows, so a run may be stopped once it passes a budget.
 """
 
 from __future__ import annotations
@@ -29,6 +34,13 @@ def _hist(edges: tuple[float, ...]) -> FloatArray:
     return np.zeros(len(edges) + 1)
 
 
+# the edges as arrays, converted once (searchsorted on a tuple converts it on every call)
+_TTFT_EDGES = np.asarray(TTFT_BUCKETS_S)
+_ITL_EDGES = np.asarray(ITL_BUCKETS_S)
+_DURATION_EDGES = np.asarray(DURATION_BUCKETS_S)
+_TOKEN_EDGES = np.asarray(TOKEN_BUCKETS, dtype=np.float64)
+
+
 @dataclass
 class Counters:
     ttft_sum_s: float = 0.0
@@ -42,12 +54,30 @@ class Counters:
     itl_hist: FloatArray = field(default_factory=lambda: _hist(ITL_BUCKETS_S))
     duration_hist: FloatArray = field(default_factory=lambda: _hist(DURATION_BUCKETS_S))
     osl_hist: FloatArray = field(default_factory=lambda: _hist(TOKEN_BUCKETS))
+    #: SLO targets (s) for counting certain misses; None: not counted
+    ttft_target_s: float | None = None
+    itl_target_s: float | None = None
+    #: requests whose first token came after the TTFT target
+    ttft_misses: int = 0
+    #: requests with an on-time first token whose mean gap exceeded the ITL target
+    itl_only_misses: int = 0
+
+    def track_misses(self, *, ttft_target_s: float, itl_target_s: float) -> None:
+        """Count certain misses from now on (see the module docstring)."""
+        self.ttft_target_s, self.itl_target_s = ttft_target_s, itl_target_s
+
+    @property
+    def misses(self) -> int:
+        """Requests that missed a target, as far as their outcome is known."""
+        return self.ttft_misses + self.itl_only_misses
 
     def first_tokens(self, *, ttft_s: FloatArray) -> None:
+        if self.ttft_target_s is not None:
+            self.ttft_misses += int(np.count_nonzero(ttft_s > self.ttft_target_s))
         self.ttft_sum_s += float(ttft_s.sum())
         self.ttft_count += len(ttft_s)
         self.ttft_hist += np.bincount(
-            np.searchsorted(TTFT_BUCKETS_S, ttft_s, side="left"), minlength=len(self.ttft_hist)
+            _TTFT_EDGES.searchsorted(ttft_s, side="left"), minlength=len(self.ttft_hist)
         )
 
     def finished(
@@ -58,7 +88,7 @@ class Counters:
         self.osl_sum += float(osl.sum())
         self.duration_sum_s += float(duration.sum())
         self.duration_hist += np.bincount(
-            np.searchsorted(DURATION_BUCKETS_S, duration, side="left"),
+            _DURATION_EDGES.searchsorted(duration, side="left"),
             minlength=len(self.duration_hist),
         )
         self.osl_hist += token_histogram(osl)
@@ -67,10 +97,14 @@ class Counters:
         if multi.any():
             span = (finish - first)[multi]
             g = gaps[multi]
+            if self.itl_target_s is not None and self.ttft_target_s is not None:
+                on_time = (first - arrival)[multi] <= self.ttft_target_s
+                late_itl = span / g > self.itl_target_s
+                self.itl_only_misses += int(np.count_nonzero(on_time & late_itl))
             self.itl_sum_s += float(span.sum())
             self.itl_count += float(g.sum())
             self.itl_hist += np.bincount(
-                np.searchsorted(ITL_BUCKETS_S, span / g, side="left"),
+                _ITL_EDGES.searchsorted(span / g, side="left"),
                 weights=g,
                 minlength=len(self.itl_hist),
             )
@@ -79,7 +113,7 @@ class Counters:
 def token_histogram(tokens: FloatArray) -> FloatArray:
     """Per-bucket counts of token lengths over TOKEN_BUCKETS (+Inf last)."""
     return np.bincount(
-        np.searchsorted(TOKEN_BUCKETS, tokens, side="left"), minlength=len(TOKEN_BUCKETS) + 1
+        _TOKEN_EDGES.searchsorted(tokens, side="left"), minlength=len(TOKEN_BUCKETS) + 1
     ).astype(np.float64)
 
 

@@ -28,17 +28,20 @@ from planner.settings import PlannerSettings
 from planner.sim.cluster import ClusterConfig
 from planner.sim.controllers import (
     Controller,
-    HindsightController,
     PlannerController,
     StaticController,
     ThresholdController,
     exact_forecast,
     size_for_load,
 )
+from planner.sim.engine import EngineLimits, engine_limits
+from planner.sim.foresight import startup_bound
 from planner.sim.metrics import Targets, summarize
 from planner.sim.oracle import SearchOracle
-from planner.sim.runner import SimRun, simulate
+from planner.sim.runner import MissBudget, SimRun, simulate
+from planner.sim.static_search import Fleet, StaticResult, StaticSearch
 from planner.sim.truth import TruePerf
+from planner.sim.workload_check import WorkloadCheck, check_workload
 from planner.workload.trace import RequestTrace
 
 POLICIES = ("sla", "dynamo", "static", "threshold", "oracle")
@@ -59,9 +62,15 @@ class Experiment:
     decode_step_s: float = 0.2
     attainment_goal: float = 0.99
     progress: Progress | None = None
+    #: the simulated workers' engine limits (None: from the settings, else the true
+    #: profile's metadata; planner/sim/engine.py)
+    engine: EngineLimits | None = None
 
     def __post_init__(self) -> None:
         self.truth = TruePerf(self.truth_perf)
+        if self.engine is None:
+            self.engine = engine_limits(self.settings, self.truth_perf.profile.meta)
+        self.limits: EngineLimits = self.engine
         s = self.settings
         self.components = (
             (Component.AGG,) if s.mode == "agg" else (Component.PREFILL, Component.DECODE)
@@ -69,7 +78,6 @@ class Experiment:
         deployed = PolicyConfig(settings=s, perf=self.planner_perf).deployed_gpus()
         self.gpus = {c: deployed[c] for c in self.components}
         self.targets = Targets(ttft_ms=s.ttft_ms, itl_ms=s.itl_ms, max_gpus=s.budget.max_gpus)
-        self.static_searched: list[dict[str, Any]] = []
         self._initial: dict[Component, int] | None = None
 
     # ------------------------------------------------------------------ pieces
@@ -80,6 +88,8 @@ class Experiment:
             startup_s=s.startup_s if startup_s is None else startup_s,
             gpus_per_worker=self.gpus,
             decode_step_s=self.decode_step_s,
+            max_batch_tokens=float(self.limits.batch_tokens),
+            max_num_seqs=self.limits.max_num_seqs,
         )
 
     def _load(self, start_s: float, end_s: float) -> tuple[float, float, float]:
@@ -143,6 +153,7 @@ class Experiment:
         *,
         initial: Mapping[Component, int],
         startup_s: float | None = None,
+        budget: MissBudget | None = None,
     ) -> SimRun:
         name = controller.name
         cb = self.progress
@@ -155,6 +166,7 @@ class Experiment:
             initial=initial,
             gpus_per_worker=self.gpus,
             progress=(lambda f: cb(name, f)) if cb is not None else None,
+            budget=budget,
         )
 
     def controller(
@@ -181,96 +193,68 @@ class Experiment:
             )
         raise ConfigError("policy", policy, f"one of {', '.join(POLICIES)}")
 
-    def startup_bound(self, oracle_run: SimRun, initial: Mapping[Component, int]) -> float:
-        """GPU-hours that even perfect foresight must pay with the real start-up: a worker
-        the oracle uses in interval k must have been asked for start-up seconds before,
-        and releasing it in a lull shorter than the start-up saves nothing, so the fleet
-        billed in interval k is at least the oracle's largest fleet (in GPUs) over
-        intervals k .. k + ceil(startup / interval)."""
-        s = self.settings
-        gpus = [sum(n * self.gpus[c] for c, n in initial.items())]
-        gpus += [
-            sum(n * self.gpus[c] for c, n in r.targets.items())
-            for r in oracle_run.records
-            if r.targets
-        ]
-        ahead = math.ceil(s.startup_s / s.interval_s - 1e-9)
-        total = sum(max(gpus[k : k + ahead + 1]) for k in range(len(gpus)))
-        return total * s.interval_s / 3600.0
-
-    @staticmethod
-    def oracle_needs(
-        oracle_run: SimRun, initial: Mapping[Component, int]
-    ) -> tuple[dict[Component, int], ...]:
-        """The fleet that served each interval of an oracle run: ``initial`` for the
-        first, then each decision's targets (decided at an interval's end for the next)."""
-        return (dict(initial), *(dict(r.targets) for r in oracle_run.records if r.targets))
-
-    def hindsight(
-        self, needs: tuple[dict[Component, int], ...], *, margin: float, hold: int
-    ) -> HindsightController:
-        """The hindsight baseline told ``needs``, draining backlogs at the true
-        profile's prefill rate."""
-        gpus = self.gpus.get(Component.PREFILL, 1)
-        prefill = self.truth_perf.prefill
-        return HindsightController(
-            needs=needs,
-            margin=margin,
-            hold=hold,
-            prefill_tokens_per_s=lambda isl: prefill.thpt_per_gpu(isl).value * gpus,
-        )
-
     # ------------------------------------------------------------------ static search
     def _static(self, fleet: Mapping[Component, int]) -> tuple[float, SimRun]:
-        ctl = StaticController(dict(fleet), name="static")
-        run = self.run(ctl, initial=fleet)
-        both = summarize(run, self.targets)["attainment"]["both"]
-        self.static_searched.append({c.value: n for c, n in fleet.items()} | {"both": both})
-        return both, run
+        """One full run of a fixed ``fleet`` and its SLA attainment."""
+        run = self.run(StaticController(dict(fleet), name="static"), initial=fleet)
+        return summarize(run, self.targets)["attainment"]["both"], run
 
-    def static99(self) -> tuple[dict[Component, int], SimRun]:
-        """Smallest static fleet reaching the attainment goal (see the module docstring)."""
-        goal = self.attainment_goal
-        hi = dict(self.peak_fleet())
-        both, run = self._static(hi)
-        while both < goal:
-            if max(hi.values()) >= 512:
-                return hi, run
-            hi = {c: 2 * n for c, n in hi.items()}
-            both, run = self._static(hi)
-        best: dict[Component, int] = dict(hi)
-        best_run = run
-        for comp in self.components:
-            lo, top = 1, best[comp]
-            while lo < top:
-                mid = (lo + top) // 2
-                trial = {**best, comp: mid}
-                ok, r = self._static(trial)
-                if ok >= goal:
-                    top = mid
-                    best_run = r
-                else:
-                    lo = mid + 1
-            best[comp] = top
-        ok, r = self._static(best)
-        while ok < goal:
-            comp = min(self.components, key=lambda c: best[c])
-            best[comp] += 1
-            ok, r = self._static(best)
-        del best_run
-        return best, r
+    def static99(self) -> StaticResult:
+        """Smallest static fleet reaching the attainment goal (planner/sim/static_search.py)."""
+
+        def run_fleet(fleet: Fleet, budget: MissBudget | None) -> SimRun:
+            return self.run(StaticController(fleet, name="static"), initial=fleet, budget=budget)
+
+        search = StaticSearch(
+            run_fleet=run_fleet,
+            score=lambda r: float(summarize(r, self.targets)["attainment"]["both"]),
+            components=self.components,
+            goal=self.attainment_goal,
+            ttft_ms=self.settings.ttft_ms,
+            itl_ms=self.settings.itl_ms,
+            requests=len(self.trace),
+        )
+        return search.search(self.peak_fleet())
 
     # ------------------------------------------------------------------ all
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable for a process pool: the progress callback stays behind."""
+        return self.__dict__ | {"progress": None}
+
+    def workload_check(self) -> WorkloadCheck:
+        """Infeasible and out-of-range requests of this trace on the true profile."""
+        prefill = Component.AGG if self.settings.mode == "agg" else Component.PREFILL
+        return check_workload(
+            self.trace,
+            self.truth,
+            ttft_ms=self.settings.ttft_ms,
+            itl_ms=self.settings.itl_ms,
+            prefill_gpus=self.gpus[prefill],
+        )
+
     def compare(
         self,
         policies: Sequence[str] = POLICIES,
         *,
         static_fleet: Mapping[Component, int] | None = None,
+        jobs: int = 1,
     ) -> tuple[list[dict[str, Any]], dict[str, SimRun]]:
+        """Each policy's summary and run, from the same initial fleet; with ``jobs`` > 1
+        the policies run in a pool of processes (planner/sim/parallel.py)."""
         for p in policies:
             if p not in POLICIES:
                 raise ConfigError("policy", p, f"one of {', '.join(POLICIES)}")
         initial = self.initial_fleet()
+        if jobs > 1 and len(policies) > 1:
+            from planner.sim.parallel import Task, run_tasks
+
+            cb = self.progress
+            done = run_tasks(
+                [Task(p, self, p, static_fleet) for p in sorted(policies, key=_cost_rank)],
+                jobs=jobs,
+                on_done=(lambda key: cb(key, 1.0)) if cb is not None else None,
+            )
+            return [done[p][0] for p in policies], {p: done[p][1] for p in policies}
         summaries: list[dict[str, Any]] = []
         runs: dict[str, SimRun] = {}
         for p in policies:
@@ -279,18 +263,32 @@ class Experiment:
                     fleet = dict(static_fleet)
                     run = self.run(StaticController(fleet), initial=fleet)
                 else:
-                    fleet, run = self.static99()
+                    found = self.static99()
+                    fleet, run = found.fleet, found.run
+                    run.extra["static_search"] = list(found.tried)
+                    run.extra["static_reached_goal"] = found.reached_goal
                 run.extra["static_fleet"] = {c.value: n for c, n in fleet.items()}
-                run.extra["static_search"] = list(self.static_searched)
             elif p == "oracle":
                 ctl = self.controller(p, initial=initial)
                 run = self.run(ctl, initial=initial, startup_s=0.0)
                 if isinstance(ctl, SearchOracle):
                     run.extra["oracle_evaluations"] = ctl.evaluations
-                    run.extra["startup_bound_gpu_hours"] = self.startup_bound(run, initial)
+                    run.extra["startup_bound_gpu_hours"] = startup_bound(
+                        run,
+                        initial,
+                        gpus_per_worker=self.gpus,
+                        interval_s=self.settings.interval_s,
+                        startup_s=self.settings.startup_s,
+                    )
             else:
                 run = self.run(self.controller(p), initial=initial)
             run.extra["initial_fleet"] = {c.value: n for c, n in initial.items()}
             runs[p] = run
             summaries.append(summarize(run, self.targets))
         return summaries, runs
+
+
+def _cost_rank(policy: str) -> int:
+    """Start the slowest simulations first (the static search runs several, the oracle
+    many short ones) so a pool's last task is a short one."""
+    return {"static": 0, "oracle": 1}.get(policy, 2)

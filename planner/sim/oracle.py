@@ -68,8 +68,11 @@ class SearchOracle:
         self.max_replicas = max_replicas
         self.tail_limit_s = tail_limit_s
         self.components = cluster_config.components
-        self.mirror = Cluster(truth, cluster_config, initial=initial)
-        self.mirror.submit(trace.arrival_s, trace.isl_tokens, trace.osl_tokens)
+        self._trace, self._truth, self._config = trace, truth, cluster_config
+        self._initial = dict(initial)
+        self._mirror: Cluster | None = None
+        #: the mirror is the simulated run's own cluster (``attach``), not a copy
+        self._attached = False
         self.choice: Fleet = {c: max(min_replicas, int(initial.get(c, 1))) for c in self.components}
         #: simulated candidate intervals, in all (the search's cost)
         self.evaluations = 0
@@ -79,11 +82,30 @@ class SearchOracle:
         self.last_misses = 0
         self._first_s: float = float("inf")
 
+    @property
+    def mirror(self) -> Cluster:
+        """The cluster the candidates are cloned from: the run's own (``attach``), else a
+        copy built from the trace that is advanced along with the run."""
+        if self._mirror is None:
+            self._mirror = Cluster(self._truth, self._config, initial=self._initial)
+            self._mirror.submit(
+                self._trace.arrival_s, self._trace.isl_tokens, self._trace.osl_tokens
+            )
+        return self._mirror
+
+    def attach(self, cluster: Cluster) -> None:
+        """Clone candidates from the simulated run's ``cluster`` itself (the runner calls
+        this before the first decision): the same state as a mirror, without simulating
+        the run twice."""
+        if cluster.config.startup_s != 0:
+            raise ConfigError("oracle.cluster.startup_s", cluster.config.startup_s, "0")
+        self._mirror, self._attached = cluster, True
+
     # ------------------------------------------------------------------ controller
     def decide(self, obs: Observation, snap: ClusterSnapshot, *, now_s: float) -> Fleet:
         self._first_s = min(self._first_s, now_s)
         self.mirror.advance_to(now_s)
-        mine = self.mirror.snapshot()
+        mine = snap if self._attached else self.mirror.snapshot()
         if (mine.requests_finished, mine.desired_replicas) != (
             snap.requests_finished,
             snap.desired_replicas,
@@ -101,7 +123,8 @@ class SearchOracle:
         allowed = max(own, (1.0 - self.goal) * seen - self.missed)
         self.choice = self.search(now_s, allowed=allowed)
         self.missed += self.last_misses
-        self.mirror.set_targets(self.choice, now_s=now_s)
+        if not self._attached:  # an attached cluster gets the targets from the runner
+            self.mirror.set_targets(self.choice, now_s=now_s)
         return dict(self.choice)
 
     # ------------------------------------------------------------------ search

@@ -52,7 +52,11 @@ def rate_function(
     return rate
 
 
-def _lengths(rng: np.random.Generator, mean: float, cv: float, n: int) -> NDArray[np.int64]:
+def lognormal_lengths(
+    rng: np.random.Generator, mean: float, cv: float, n: int
+) -> NDArray[np.int64]:
+    """``n`` token counts, lognormal with this mean and coefficient of variation (fixed
+    at ``mean`` when cv <= 0), at least 1."""
     if mean < 1:
         raise ConfigError("length", mean, "a mean of >= 1 token")
     if cv <= 0:
@@ -89,16 +93,26 @@ def synthetic_trace(
         period_s=period_s,
     )
     rng = np.random.default_rng(seed)
+    arrival = poisson_arrivals(rate, duration_s=duration_s, rng=rng)
+    n = len(arrival)
+    return RequestTrace(
+        name=f"{pattern}-{base_rps:g}-{peak_rps if peak_rps is not None else base_rps:g}rps",
+        arrival_s=arrival,
+        isl_tokens=lognormal_lengths(rng, isl_tokens, length_cv, n),
+        osl_tokens=lognormal_lengths(rng, osl_tokens, length_cv, n),
+    )
+
+
+def poisson_arrivals(
+    rate: Callable[[FloatArray], FloatArray], *, duration_s: float, rng: np.random.Generator
+) -> FloatArray:
+    """Arrival times (s, sorted) of a Poisson process with rate ``rate(t)`` req/s on
+    [0, duration_s], by time rescaling (the module docstring)."""
     grid = np.arange(0.0, duration_s + 0.1, 0.1)
     r = rate(grid)
     cum = np.concatenate(([0.0], np.cumsum((r[1:] + r[:-1]) * 0.05)))
     total = float(cum[-1])
     n = int(rng.poisson(total)) if total > 0 else 0
     u = np.sort(rng.uniform(0.0, total, n))
-    arrival = np.interp(u, cum, grid)
-    return RequestTrace(
-        name=f"{pattern}-{base_rps:g}-{peak_rps if peak_rps is not None else base_rps:g}rps",
-        arrival_s=arrival,
-        isl_tokens=_lengths(rng, isl_tokens, length_cv, n),
-        osl_tokens=_lengths(rng, osl_tokens, length_cv, n),
-    )
+    arrival: FloatArray = np.interp(u, cum, grid)
+    return arrival

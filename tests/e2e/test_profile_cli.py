@@ -114,3 +114,25 @@ def test_profile_gpu_without_pycuda_exits_2_with_a_clear_error(
         pytest.skip("pycuda is installed here")
     assert main(["profile", "gpu", "--model", "llama-3.1-8b"]) == 2
     assert "pycuda" in capsys.readouterr().err
+
+
+def test_profile_rows_lists_each_row_and_marks_the_cheapest(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`profile rows` on the TP2/TP4/TP8 profile prints one line per row with its GPUs
+    per worker and cost, marks exactly one cheapest; `profile show` without --row is
+    exit 2 naming the rows, with --row it shows that row."""
+    from planner.profiler.splitwise import SHIPPED_DIR
+
+    code = main(["profile", "rows", str(SHIPPED_DIR), "--ttft-ms", "1000", "--itl-ms", "60",
+                 "--isl", "1000", "--osl", "250"])  # fmt: skip
+    assert code == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [ln for ln in lines if "GPUs/worker" in ln]
+    assert [r.split(":")[0].split(" ")[0] for r in rows] == ["0", "1", "2"]
+    assert [r.split(": ")[1].split(" ")[0] for r in rows] == ["2", "4", "8"]
+    assert sum("<- cheapest" in r for r in rows) == 1
+    assert main(["profile", "show", str(SHIPPED_DIR)]) == 2
+    assert "3 rows" in capsys.readouterr().err
+    assert main(["profile", "show", str(SHIPPED_DIR), "--row", "tp=8", "--json"]) == 0
+    assert '"tp_prefill": 8' in capsys.readouterr().out

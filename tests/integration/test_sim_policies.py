@@ -12,6 +12,7 @@ from planner.core.types import Component
 from planner.perf.model import PerfModel
 from planner.settings import load_settings
 from planner.sim.experiment import Experiment
+from planner.sim.foresight import hindsight_controller, oracle_needs, startup_bound
 from planner.sim.metrics import request_latencies, summarize
 from planner.workload.synthetic import synthetic_trace
 
@@ -106,12 +107,30 @@ def test_static99_search_finds_the_smallest_passing_fleet(shipped_perf: PerfMode
     """static99 reaches 99%; one prefill or decode worker fewer does not."""
     tr = synthetic_trace("constant", duration_s=300, base_rps=40, isl_tokens=2000, seed=11)
     exp = _exp(shipped_perf, tr)
-    fleet, run = exp.static99()
+    found = exp.static99()
+    fleet, run = found.fleet, found.run
+    assert found.reached_goal and not run.aborted
     assert summarize(run, exp.targets)["attainment"]["both"] >= 0.99
     for comp in (P, D):
         if fleet[comp] > 1:
             both, _ = exp._static({**fleet, comp: fleet[comp] - 1})
             assert both < 0.99
+
+
+def test_a_stopped_static_candidate_had_really_failed(shipped_perf: PerfModel) -> None:
+    """Every candidate the search stopped early (miss budget spent) misses the goal when
+    run to the end, and every fleet is simulated once: stopping changes no verdict."""
+    tr = synthetic_trace("constant", duration_s=300, base_rps=40, isl_tokens=2000, seed=11)
+    exp = _exp(shipped_perf, tr)
+    found = exp.static99()
+    stopped = [t for t in found.tried if t["stopped_at_s"] is not None]
+    assert stopped, "no candidate was stopped early: the check proves nothing"
+    for t in stopped:
+        both, full = exp._static({P: t["prefill"], D: t["decode"]})
+        assert both < 0.99 and not full.aborted
+        assert t["stopped_at_s"] < full.span_s  # it stopped before the end
+    fleets = [(t["prefill"], t["decode"]) for t in found.tried]
+    assert len(fleets) == len(set(fleets))
 
 
 def test_oracle_starts_instantly_and_tracks_the_load(shipped_perf: PerfModel) -> None:
@@ -144,14 +163,29 @@ def test_oracle_search_finds_the_fewest_replicas_meeting_the_interval(
             assert oracle.attainment({**fleet, comp: fleet[comp] - 1}, now_s=0.0) < 0.99
 
 
-def test_oracle_refuses_a_run_it_does_not_mirror(shipped_perf: PerfModel) -> None:
-    """The oracle mirrors the simulated run; a different initial fleet is an error."""
+def test_oracle_searches_on_the_run_or_refuses_a_run_it_does_not_mirror(
+    shipped_perf: PerfModel,
+) -> None:
+    """In a run, the oracle clones the run's own cluster (attached by the runner): an
+    oracle told another initial fleet decides as the one told the right one. Driven by
+    hand it mirrors the run on a copy, and a different initial fleet is an error."""
     from planner.errors import ConfigError
+    from planner.sim.cluster import Cluster
 
     tr = synthetic_trace("constant", duration_s=120, base_rps=10, seed=14)
     exp = _exp(shipped_perf, tr)
+    right = exp.run(exp.controller("oracle", initial={P: 3, D: 1}), initial={P: 3, D: 1},
+                    startup_s=0)  # fmt: skip
+    told_wrong = exp.controller("oracle", initial={P: 1, D: 1})
+    run = exp.run(told_wrong, initial={P: 3, D: 1}, startup_s=0)
+    assert [r.targets for r in run.records] == [r.targets for r in right.records]
+    by_hand = exp.controller("oracle", initial={P: 1, D: 1})
+    cluster = Cluster(exp.truth, exp.cluster_config(startup_s=0.0), initial={P: 3, D: 1})
+    cluster.advance_to(30.0)
+    from planner.core.types import Observation
+
     with pytest.raises(ConfigError, match="initial"):
-        exp.run(exp.controller("oracle", initial={P: 1, D: 1}), initial={P: 3, D: 1}, startup_s=0)
+        by_hand.decide(Observation(window_s=30.0, requests=0.0), cluster.snapshot(), now_s=30.0)
 
 
 def test_initial_fleet_serves_the_first_minutes(shipped_perf: PerfModel) -> None:
@@ -201,7 +235,7 @@ def test_startup_bound_lies_between_the_oracle_and_its_peak_fleet(
     exp = _exp(shipped_perf, tr)
     initial = exp.initial_fleet()
     run = exp.run(exp.controller("oracle", initial=initial), initial=initial, startup_s=0)
-    bound = exp.startup_bound(run, initial)
+    bound = startup_bound(run, initial, gpus_per_worker=exp.gpus, interval_s=30.0, startup_s=60.0)
     fleets = [sum(initial.values())] + [sum(r.targets.values()) for r in run.records if r.targets]
     hours = len(fleets) * exp.settings.interval_s / 3600
     assert sum(fleets) * exp.settings.interval_s / 3600 < bound <= max(fleets) * hours
@@ -358,14 +392,31 @@ def test_hindsight_gpu_hours_only_grow_with_the_margin(shipped_perf: PerfModel) 
     exp = _exp(shipped_perf, tr)
     initial = exp.initial_fleet()
     oracle = exp.run(exp.controller("oracle", initial=initial), initial=initial, startup_s=0.0)
-    needs = exp.oracle_needs(oracle, initial)
+    needs = oracle_needs(oracle, initial)
     assert needs[0] == initial
     assert needs[1] == oracle.records[0].targets
     hours, att = [], []
     for margin in (1.0, 1.5, 2.5):
-        run = exp.run(exp.hindsight(needs, margin=margin, hold=3), initial=initial)
+        ctl = hindsight_controller(
+            needs, margin=margin, hold=3, truth_perf=shipped_perf, prefill_gpus=1
+        )
+        run = exp.run(ctl, initial=initial)
         sm = summarize(run, exp.targets)
         hours.append(sm["gpu_hours"])
         att.append(sm["attainment"]["both"])
     assert hours == sorted(hours) and hours[0] < hours[-1]
     assert att == sorted(att) and att[0] < 0.99
+
+
+def test_policies_in_a_process_pool_give_the_summaries_of_one_process(
+    shipped_perf: PerfModel,
+) -> None:
+    """compare(jobs=2) runs the policies in two spawned processes and returns, in the
+    asked order, exactly the summaries that jobs=1 computes here."""
+    tr = synthetic_trace("spike", duration_s=300, base_rps=10, peak_rps=40, seed=21)
+    policies = ["sla", "static", "oracle"]
+    here, _ = _exp(shipped_perf, tr).compare(policies, jobs=1)
+    pooled, runs = _exp(shipped_perf, tr).compare(policies, jobs=2)
+    assert [s["policy"] for s in pooled] == policies
+    assert pooled == here
+    assert runs["static"].extra["static_reached_goal"] is True

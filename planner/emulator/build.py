@@ -43,7 +43,11 @@ def build_graph(
     """The emulated graph for ``settings`` (mode, GPUs per worker, start-up, targets)."""
     e = settings.emulator
     perf = perf or PerfModel(
-        load_profile(settings.profile, non_monotonic=settings.profile_non_monotonic)
+        load_profile(
+            settings.profile,
+            row=settings.profile_row,
+            non_monotonic=settings.profile_non_monotonic,
+        )
     )
     if settings.mode == "agg":
         initial = {Component.AGG: e.initial_agg}

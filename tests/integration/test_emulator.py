@@ -196,3 +196,26 @@ async def test_history_is_per_step_load_with_gaps_outside_what_is_kept(
             assert p.request_rate_rps == pytest.approx(n / 60.0)
     assert points[0].request_rate_rps is None and points[-1].request_rate_rps is None
     assert sum(p.request_rate_rps is not None for p in points) >= 10
+
+
+async def test_the_emulator_plays_the_profile_row_the_planner_plans_with() -> None:
+    """A multi-row profile: the emulated workers take the row named by ``profile_row``
+    (their GPUs per worker are that row's TP), and without a row the graph is not built
+    (a ProfileError naming profile_row), as the planner itself refuses."""
+    from planner.errors import ProfileError
+    from planner.profiler.splitwise import SHIPPED_DIR
+
+    trace = synthetic_trace("constant", duration_s=60.0, base_rps=1.0)
+    for row, tp in (("tp=4", 4), ("tp=2", 2)):
+        settings = load_settings(
+            overrides={"profile": str(SHIPPED_DIR), "profile_row": row, "ttft_ms": 2000}
+        )
+        graph = build_graph(
+            settings, clock=_frozen_clock(0.0), target=VirtualTarget(MemoryChannel()), trace=trace
+        )
+        assert graph.target.gpus_per_worker == {P: tp, D: tp}
+    settings = load_settings(overrides={"profile": str(SHIPPED_DIR), "ttft_ms": 2000})
+    with pytest.raises(ProfileError, match="profile_row"):
+        build_graph(
+            settings, clock=_frozen_clock(0.0), target=VirtualTarget(MemoryChannel()), trace=trace
+        )

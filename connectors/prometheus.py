@@ -21,12 +21,13 @@ import aiohttp
 from connectors.coverage import coverage, gap_reason, sample_times, samples_query
 from connectors.demand import DemandChooser
 from connectors.promql import (
+    HISTOGRAM_KEYS,
     MEAN_FIELDS,
+    bucket_query,
     interval_queries,
     parse_buckets,
     parse_matrix,
     parse_scalar_vector,
-    ttft_bucket_query,
 )
 from connectors.retry import RetryPolicy, retrying
 from connectors.settings import MetricsSettings
@@ -183,7 +184,14 @@ class PrometheusSource:
         try:
             queries = interval_queries(self.settings, window_s=span).all()
             keys = list(queries)
-            bucket_query = ttft_bucket_query(self.settings, window_s=span)
+            hist_queries = {
+                k: bucket_query(self.settings, k, window_s=span) for k in HISTOGRAM_KEYS
+            }
+            gauges = {
+                k: q
+                for k in ("decode_waiting", "decode_running")
+                if (q := getattr(self.settings, k))
+            }
             # the samples of both demand counters: the window's gap check reads the one used
             counters = [self.demand.primary] + (
                 [self.demand.fallback] if self.demand.fallback else []
@@ -191,14 +199,18 @@ class PrometheusSource:
             cover_queries = [
                 samples_query(self.settings, window_s=span, metric=m) for m in counters
             ]
-            answers = await _all(
-                *(self._scalar(queries[k]) for k in keys),
-                self.client.query(bucket_query),
-                *(self.client.query(q) for q in cover_queries),
+            answers = iter(
+                await _all(
+                    *(self._scalar(queries[k]) for k in keys),
+                    *(self.client.query(q) for q in hist_queries.values()),
+                    *(self._scalar(q) for q in gauges.values()),
+                    *(self.client.query(q) for q in cover_queries),
+                )
             )
-            values, bucket_payload = answers[: len(keys)], answers[len(keys)]
-            cover_payloads = answers[len(keys) + 1 :]
-            buckets = parse_buckets(bucket_payload, query=bucket_query)
+            values = [next(answers) for _ in keys]
+            hists = {k: parse_buckets(next(answers), query=q) for k, q in hist_queries.items()}
+            levels = {k: next(answers) for k in gauges}
+            cover_payloads = list(answers)
             covers = {
                 m: coverage(sample_times(payload, query=q), window_s=span)
                 for m, q, payload in zip(counters, cover_queries, cover_payloads, strict=True)
@@ -230,7 +242,12 @@ class PrometheusSource:
             ttft_s=means["ttft_s"],
             itl_s=means["itl_s"],
             request_duration_s=means["request_duration_s"],
-            ttft_buckets=buckets,
+            ttft_buckets=hists["ttft"],
+            itl_buckets=hists["itl"],
+            isl_buckets=hists["isl"],
+            osl_buckets=hists["osl"],
+            decode_waiting=levels.get("decode_waiting"),
+            decode_running=levels.get("decode_running"),
         )
 
     async def history(self, *, start_s: float, end_s: float, step_s: float) -> list[LoadPoint]:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.settings import MetricsSettings
+from connectors.settings import MetricKey, MetricsSettings
 from planner.errors import MetricsError
 
 #: observation field -> settings key of the histogram it is the mean of
@@ -159,11 +159,21 @@ def parse_matrix(payload: Any, *, query: str) -> dict[float, float]:
     return out
 
 
-def ttft_bucket_query(settings: MetricsSettings, *, window_s: float) -> str:
-    """The window's TTFT histogram: ``increase`` of every ``_bucket`` series, by ``le``."""
-    sel = "{" + label_filters(settings, "ttft") + "}"
-    name = settings.name("ttft") + "_bucket"
+#: the histograms a window reads bucket by bucket (the Observation's ``<key>_buckets``)
+HISTOGRAM_KEYS: tuple[MetricKey, ...] = ("ttft", "itl", "isl", "osl")
+
+
+def bucket_query(settings: MetricsSettings, key: MetricKey, *, window_s: float) -> str:
+    """The window's histogram of ``key``: ``increase`` of every ``_bucket`` series, by
+    ``le``."""
+    sel = "{" + label_filters(settings, key) + "}"
+    name = settings.name(key) + "_bucket"
     return f"sum by (le) (increase({name}{sel}[{promql_duration(window_s)}]))"
+
+
+def ttft_bucket_query(settings: MetricsSettings, *, window_s: float) -> str:
+    """The window's TTFT histogram (see ``bucket_query``)."""
+    return bucket_query(settings, "ttft", window_s=window_s)
 
 
 def parse_buckets(payload: Any, *, query: str) -> tuple[tuple[float, float], ...] | None:

@@ -92,6 +92,11 @@ class MetricsSettings(Section):
     #: separate servers export the same names (vLLM prefill and decode servers), each
     #: quantity is read from the servers that see it
     filters: dict[MetricKey, str] = Field(default_factory=dict)
+    #: PromQL expressions for the requests waiting for / running on the decode workers
+    #: now, e.g. 'sum(vllm:num_requests_waiting{service="decode"})' (None = not read;
+    #: the sla policy then cannot tell a decode bottleneck from slow prefill)
+    decode_waiting: str | None = None
+    decode_running: str | None = None
     #: PromQL range window (s); None = the adjustment interval
     window_s: float | None = Field(None, gt=0)
     timeout_s: float = Field(5.0, gt=0)

@@ -10,6 +10,8 @@ from typing import Any
 from aiohttp import web
 
 _METRIC = re.compile(r"increase\(([A-Za-z_:][A-Za-z0-9_:]*)\{")
+#: a gauge read now, ``sum(name{...})``
+_GAUGE = re.compile(r"^sum\(([A-Za-z_:][A-Za-z0-9_:]*)\{[^}]*\}\)$")
 #: a bare range selector, ``name{...}[Nms]``: the raw samples of a series over a window
 _RAW = re.compile(r"^([A-Za-z_:][A-Za-z0-9_:]*)\{[^}]*\}\[(\d+)ms\]$")
 
@@ -59,7 +61,7 @@ class FakePrometheus:
         raw = _RAW.match(query)
         if raw is not None and request.path.endswith("/query"):
             return self._raw_samples(raw.group(1), window_s=int(raw.group(2)) / 1000.0)
-        m = _METRIC.search(query)
+        m = _METRIC.search(query) or _GAUGE.match(query)
         name = m.group(1) if m else ""
         if request.path.endswith("query_range"):
             points = [] if self.mode == "empty" else self.ranges.get(name, [])

@@ -42,10 +42,48 @@ async def test_busy_window_gives_means_from_sum_over_count(fake: FakePrometheus)
     assert obs.isl_tokens == pytest.approx(2000) and obs.osl_tokens == pytest.approx(150)
     assert obs.ttft_s == pytest.approx(0.3) and obs.itl_s == pytest.approx(0.02)
     assert obs.request_duration_s == pytest.approx(2.0)
-    # 2 demand counters, 10 sums/counts, the TTFT histogram (no _bucket series here:
-    # None, not missing) and the demand counter's raw samples
-    assert len(fake.queries) == 15 and all("[60000ms]" in q for q in fake.queries)
+    # 2 demand counters, 10 sums/counts, the TTFT/ITL/ISL/OSL histograms (no _bucket
+    # series here: None, not missing) and both demand counters' raw samples
+    assert len(fake.queries) == 18 and all("[60000ms]" in q for q in fake.queries)
     assert obs.ttft_buckets is None
+
+
+async def test_itl_isl_osl_histograms_and_decode_gauges_reach_the_observation(
+    fake: FakePrometheus,
+) -> None:
+    """The ITL, ISL and OSL histograms are read like TTFT's (each with its own filter),
+    and the decode waiting/running gauges come from their configured expressions; a
+    negative gauge (a broken exporter) makes the window missing, naming the query."""
+    fake.values = dynamo_values(requests=100) | {
+        "vllm:num_requests_waiting": 7.0,
+        "vllm:num_requests_running": 3.0,
+    }
+    p = "dynamo_frontend_"
+    fake.buckets = {
+        f"{p}inter_token_latency_seconds_bucket": [("0.05", 90.0), ("+Inf", 100.0)],
+        f"{p}input_sequence_tokens_bucket": [("1024", 40.0), ("+Inf", 100.0)],
+        f"{p}output_sequence_tokens_bucket": [("+Inf", 100.0), ("128", 70.0)],
+    }
+    src = _source(
+        fake,
+        decode_waiting='sum(vllm:num_requests_waiting{service="decode"})',
+        decode_running='sum(vllm:num_requests_running{service="decode"})',
+        filters={"itl": 'job="fe"'},
+    )
+    obs = await src.observe(window_s=60)
+    fake.values["vllm:num_requests_running"] = -1.0
+    broken = await src.observe(window_s=60)
+    await src.close()
+    assert broken.is_missing and "vllm:num_requests_running" in (broken.missing_reason or "")
+    assert obs.itl_buckets == ((0.05, 90.0), (float("inf"), 100.0))
+    assert obs.isl_buckets == ((1024.0, 40.0), (float("inf"), 100.0))
+    assert obs.osl_buckets == ((128.0, 70.0), (float("inf"), 100.0))
+    assert obs.ttft_buckets is None
+    assert obs.decode_waiting == 7.0 and obs.decode_running == 3.0
+    assert any(
+        q.startswith(f"sum by (le) (increase({p}inter_token") and 'job="fe"' in q
+        for q in fake.queries
+    )
 
 
 async def test_ttft_histogram_comes_back_sorted_and_a_broken_one_is_missing(
@@ -124,7 +162,7 @@ async def test_500s_are_retried_and_recover(fake: FakePrometheus) -> None:
         left = [t for t in asyncio.all_tasks() if t.get_coro().__qualname__.startswith(ours)]
         assert left == [], "queries still running after the window was reported missing"
         per_query = Counter(fake.queries)
-        assert max(per_query.values()) == 2 and len(fake.queries) <= 30
+        assert max(per_query.values()) == 2 and len(fake.queries) <= 36
         fake.mode = "ok"
         obs = await src.observe(window_s=60)
     finally:

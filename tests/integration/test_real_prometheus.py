@@ -128,7 +128,7 @@ async def test_started_counter_reads_the_offered_load_under_backpressure(
     arrive, scraped by the real Prometheus: the default demand counter (requests
     started) reads the arrivals of the window, the completed counter far fewer; a
     frontend without the started counter is read from the completed one, and the
-    source's status says it fell back."""
+    source's status says it fell back. The ITL/ISL/OSL histograms come through too."""
     from connectors.prometheus import PrometheusSource
     from connectors.virtual.environment import VirtualTarget
     from planner.clock import ServiceClock
@@ -172,6 +172,10 @@ async def test_started_counter_reads_the_offered_load_under_backpressure(
         await asyncio.to_thread(prom.stop)
     offered = 25.0
     assert not a.is_missing and 0.85 * offered < a.request_rate_rps < 1.15 * offered, a
+    # the frontend's ITL, ISL and OSL histograms reach the planner bucket by bucket
+    for hist in (a.itl_buckets, a.isl_buckets, a.osl_buckets):
+        assert hist is not None and hist[-1][1] > 0, a
+    assert a.isl_buckets is not None and a.isl_buckets[0][1] < a.isl_buckets[-1][1]
     assert not b.is_missing and b.request_rate_rps < 0.7 * a.request_rate_rps, (a, b)
     assert started.status()["demand"] == {
         "counter": "dynamo_frontend_requests_started_total",

@@ -153,7 +153,12 @@ def _one(tick: Tick, p: Proposal, learned: Learned) -> tuple[Proposal, tuple[Rec
         )
     # 3. miss hold
     short = learned.ttft_short_share
-    if short is not None and c == tick.config.prefill_component and p.target < cur:
+    if (
+        stab.miss_hold
+        and short is not None
+        and c == tick.config.prefill_component
+        and p.target < cur
+    ):
         note = f"no scale-down: {100 * short:.2f}% within the TTFT target this window"
         p = p.to(cur, Reason.SCALE_DOWN_MISS_HOLD, note)
     # 4. step limits

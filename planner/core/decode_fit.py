@@ -35,6 +35,8 @@ DECAY = 0.97
 MIN_SAMPLES = 10
 _K_GRID = np.exp(np.linspace(math.log(1 / 3), math.log(3.0), 41))
 _SIGMA_K, _SIGMA_F, _NOISE = 0.5, 1.0, 0.1
+#: the prior's cost of each k, (log k / sigma_k)^2
+_K_PRIOR = np.array([(math.log(k) / _SIGMA_K) ** 2 for k in _K_GRID])
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,13 +77,12 @@ def fit(
     arr = np.asarray(samples, dtype=np.float64)
     n, ctx, itl = arr[:, 0], arr[:, 1], arr[:, 2]
     w = DECAY ** np.arange(len(arr) - 1, -1, -1, dtype=np.float64) / _NOISE**2
-    best = (math.inf, 1.0, 1.0, 0.0)
-    for k in _K_GRID:
-        pred = model.itl_many(k * n * ctx / kv_tokens, ctx)
-        r = np.log(itl) - np.log(pred)
-        log_f = float((w * r).sum() / (w.sum() + 1.0 / _SIGMA_F**2))
-        sq = float((w * (r - log_f) ** 2).sum())
-        cost = sq + (log_f / _SIGMA_F) ** 2 + (math.log(k) / _SIGMA_K) ** 2
-        if cost < best[0]:
-            best = (cost, math.exp(log_f), float(k), math.sqrt(sq / float(w.sum())))
-    return best[1], best[2], best[3]
+    # every k of the grid at once: one row of log residuals per k
+    kv = _K_GRID[:, None] * n[None, :] * ctx[None, :] / kv_tokens
+    pred = model.itl_many(kv, np.broadcast_to(ctx, kv.shape))
+    r = np.log(itl)[None, :] - np.log(pred)
+    log_f = (w * r).sum(axis=1) / (w.sum() + 1.0 / _SIGMA_F**2)
+    sq = (w * (r - log_f[:, None]) ** 2).sum(axis=1)
+    cost = sq + (log_f / _SIGMA_F) ** 2 + _K_PRIOR
+    i = int(np.argmin(cost))
+    return math.exp(float(log_f[i])), float(_K_GRID[i]), math.sqrt(float(sq[i]) / float(w.sum()))

@@ -106,6 +106,8 @@ class FakeKubeApi:
     cluster: Cluster = field(default_factory=Cluster)
     #: RBAC rules (group, resource, verb) the planner's identity lacks: 403
     denied: set[tuple[str, str, str]] = field(default_factory=set)
+    #: rules it lacks only cluster-wide (it has a Role but no ClusterRole for them)
+    denied_cluster_wide: set[tuple[str, str, str]] = field(default_factory=set)
     faults: list[Fault] = field(default_factory=list)
     #: every write gets a concurrent change first (a genuine 409) on odd attempts
     conflict_storm: bool = False
@@ -232,7 +234,8 @@ class FakeKubeApi:
                 if fault.status:
                     return self._error(fault.status, "InternalError", "injected fault")
                 break
-        if (group, resource, verb) in self.denied:
+        rule = (group, resource, verb)
+        if rule in self.denied or (ns == "" and rule in self.denied_cluster_wide):
             gr = f"{res}.{group}" if group else res
             user = "system:serviceaccount:planner:sla-planner"
             return self._error(

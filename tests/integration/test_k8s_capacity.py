@@ -91,9 +91,7 @@ async def rig(
     kubeconfig = fake.write_kubeconfig(tmp_path / "kubeconfig", namespace="ns1")
     settings = k8s_settings("k8s-dgd", kubeconfig, **({"cluster_capacity": True} | overrides))
     connector = KubernetesConnector(settings, clock=clock, identity="planner-0")
-    planner_settings = fast_settings(
-        **{"budget.max_gpus": max_gpus, "prefill.gpus_per_worker": 2}
-    )
+    planner_settings = fast_settings(**{"budget.max_gpus": max_gpus, "prefill.gpus_per_worker": 2})
     telemetry = Telemetry()
     service = PlannerService(
         settings=planner_settings,

@@ -12,13 +12,23 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from tests.fakes.k8s_nodes import (
+    GPU,
+    is_ready,
+    node_object,
+    nodepool_object,
+    pod_gpus,
+    pod_object,
+    quota_object,
+    running_status,
+    schedule,
+)
+
 Key = tuple[str, str, str]  # (group, plural, namespace)
 GRAPH_LABEL = "nvidia.com/dynamo-graph-deployment-name"
 COMPONENT_LABEL = "nvidia.com/dynamo-component"
 DYNAMO = "nvidia.com"
 ADAPTERS = "dynamographdeploymentscalingadapters"
-NODEPOOL_LABEL = "karpenter.sh/nodepool"
-GPU = "nvidia.com/gpu"
 
 
 def rfc3339(epoch_s: float) -> str:
@@ -222,71 +232,35 @@ class Cluster:
             },
         )
 
-    # --- cluster-scoped objects and other tenants ----------------------------------------
+    # --- cluster-scoped objects and other tenants (tests/fakes/k8s_nodes.py) -----------
 
     def add_node(
         self, name: str, gpus: int, *, ready: bool = True, nodepool: str | None = None
     ) -> None:
         """A Node with ``gpus`` allocatable of ``gpu_resource`` (cluster-scoped); pods
         Pending for room are scheduled onto it at once."""
-        labels = {"kubernetes.io/hostname": name}
-        if nodepool is not None:
-            labels[NODEPOOL_LABEL] = nodepool
-        res = {"cpu": "64", "memory": "512Gi", self.gpu_resource: str(gpus)}
-        self.create(
-            ("", "nodes", ""),
-            {
-                "apiVersion": "v1",
-                "kind": "Node",
-                "metadata": {"name": name, "labels": labels},
-                "spec": {},
-                "status": {
-                    "capacity": dict(res),
-                    "allocatable": dict(res),
-                    "conditions": [
-                        {"type": "Ready", "status": "True" if ready else "False"},
-                    ],
-                },
-            },
-        )
+        body = node_object(name, gpus, resource=self.gpu_resource, ready=ready, nodepool=nodepool)
+        self.create(("", "nodes", ""), body)
 
     def add_nodepool(self, name: str, *, limit_gpus: int | None) -> None:
         """A Karpenter v1 NodePool (cluster-scoped), with a GPU limit or none."""
-        limits: dict[str, str] = {"cpu": "1000"}
-        if limit_gpus is not None:
-            limits[self.gpu_resource] = str(limit_gpus)
-        self.create(
-            ("karpenter.sh", "nodepools", ""),
-            {
-                "apiVersion": "karpenter.sh/v1",
-                "kind": "NodePool",
-                "metadata": {"name": name},
-                "spec": {"template": {"spec": {}}, "limits": limits},
-            },
-        )
+        body = nodepool_object(name, resource=self.gpu_resource, limit_gpus=limit_gpus)
+        self.create(("karpenter.sh", "nodepools", ""), body)
 
     def add_quota(self, namespace: str, name: str, *, hard_gpus: int) -> None:
         """A ResourceQuota on ``requests.<gpu_resource>``; the controller keeps ``used``
         and refuses to create pods beyond ``hard``."""
-        key = f"requests.{self.gpu_resource}"
-        self.create(
-            ("", "resourcequotas", namespace),
-            {
-                "apiVersion": "v1",
-                "kind": "ResourceQuota",
-                "metadata": {"name": name},
-                "spec": {"hard": {key: str(hard_gpus)}},
-                "status": {"hard": {key: str(hard_gpus)}, "used": {key: "0"}},
-            },
-        )
+        body = quota_object(name, resource=self.gpu_resource, hard_gpus=hard_gpus)
+        self.create(("", "resourcequotas", namespace), body)
 
     def add_pod(self, namespace: str, name: str, *, gpus: int, node: str | None = None) -> None:
         """Another tenant's pod asking for ``gpus``: bound to ``node``, or left to the
         toy scheduler (Pending when no node has room)."""
-        pod = self._pod(namespace, "", {"tenant": name}, gpus=gpus, name=name)
+        labels = {"tenant": name}
+        pod = pod_object(namespace, name, labels, resource=self.gpu_resource, gpus=gpus)
         if node is not None:
             pod["spec"]["nodeName"] = node
-            pod["status"] = self._running(ready=True)
+            pod["status"] = running_status(ready=True)
         self.create(("", "pods", namespace), pod)
 
     # --- toy controllers ----------------------------------------------------------------
@@ -312,27 +286,15 @@ class Cluster:
                         wid = f"dgd/{name}/{svc}"
                         yield ns, wid, labels, int(s.get("replicas", 1)), gpus
 
-    def _pod(
-        self, ns: str, wid: str, labels: dict[str, str], *, gpus: int, name: str | None = None
-    ) -> dict[str, Any]:
-        name = name or f"{wid.replace('/', '-').lower()}-{next(self._pod_ids)}"
-        container: dict[str, Any] = {"name": "worker", "image": "worker:1"}
-        if gpus:
-            amount = {self.gpu_resource: str(gpus)}
-            container["resources"] = {"limits": dict(amount), "requests": dict(amount)}
-        return {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {"name": name, "namespace": ns, "labels": dict(labels)},
-            "spec": {"containers": [container]},
-            "status": {"phase": "Pending"},
-        }
+    def _pod(self, ns: str, wid: str, labels: dict[str, str], *, gpus: int) -> dict[str, Any]:
+        name = f"{wid.replace('/', '-').lower()}-{next(self._pod_ids)}"
+        return pod_object(ns, name, labels, resource=self.gpu_resource, gpus=gpus)
 
     def _quota_room(self, ns: str) -> int | None:
         """GPUs the namespace's quotas still admit (None: no quota)."""
         key = f"requests.{self.gpu_resource}"
         room: int | None = None
-        used = sum(_gpus(p, self.gpu_resource) for p in self.objects(("", "pods", ns)))
+        used = sum(pod_gpus(p, self.gpu_resource) for p in self.objects(("", "pods", ns)))
         for q in self.objects(("", "resourcequotas", ns)):
             hard = int(q["spec"]["hard"].get(key, 0))
             q["status"]["used"][key] = str(used)
@@ -367,67 +329,21 @@ class Cluster:
                 wid_of[(ns, p["metadata"]["name"])] = wid
         self._schedule(wid_of)
         for ns, wid, _, replicas, _ in list(self._workloads()):
-            ready = sum(1 for p in owned.get((ns, wid), []) if _ready(p))
+            ready = sum(1 for p in owned.get((ns, wid), []) if is_ready(p))
             self._write_status(ns, wid, replicas, ready)
 
     def _schedule(self, wid_of: dict[tuple[str, str], str]) -> None:
-        nodes = {n["metadata"]["name"]: n for n in self.objects(("", "nodes", ""))}
-        pods = [
-            (ns, p)
-            for (g, plural, ns), bucket in self._store.items()
-            if g == "" and plural == "pods"
-            for p in bucket.values()
-        ]
-        free = {
-            name: int(n["status"]["allocatable"].get(self.gpu_resource, 0))
-            for name, n in nodes.items()
-            if _ready(n) and not n["spec"].get("unschedulable")
-        }
-        running: dict[str, int] = {}
-        for ns, p in pods:
-            bound = p["spec"].get("nodeName")
-            if bound in free:
-                free[bound] -= _gpus(p, self.gpu_resource)
-            if p["status"]["phase"] == "Running" and (ns, p["metadata"]["name"]) in wid_of:
-                wid = wid_of[(ns, p["metadata"]["name"])]
-                running[wid] = running.get(wid, 0) + 1
-        pending = [(ns, p) for ns, p in pods if p["status"]["phase"] == "Pending"]
-        for ns, pod in sorted(pending, key=lambda x: x[1]["metadata"].get("creationTimestamp", "")):
-            wid = wid_of.get((ns, pod["metadata"]["name"]))
-            gpus = _gpus(pod, self.gpu_resource)
-            fits = wid is None or running.get(wid, 0) < self.capacity.get(wid, 1 << 30)
-            node = next((n for n, room in free.items() if room >= gpus), None) if nodes else ""
-            if fits and node is not None:
-                if wid is not None:
-                    running[wid] = running.get(wid, 0) + 1
-                if node:
-                    pod["spec"]["nodeName"] = node
-                    free[node] -= gpus
-                pod["status"] = self._running(ready=self.start_ready)
-                self._bump(pod)
-            else:
-                n = len(nodes) or 4
-                why = f"0/{n} nodes are available: {n} Insufficient {self.gpu_resource}."
-                pod["status"] = {
-                    "phase": "Pending",
-                    "conditions": [
-                        {
-                            "type": "PodScheduled",
-                            "status": "False",
-                            "reason": "Unschedulable",
-                            "message": why,
-                        }
-                    ],
-                }
-
-    def _running(self, *, ready: bool) -> dict[str, Any]:
-        return {
-            "phase": "Running",
-            "conditions": [
-                {"type": "PodScheduled", "status": "True"},
-                {"type": "Ready", "status": "True" if ready else "False"},
-            ],
-        }
+        pods = [(k[2], p) for k, bucket in self.buckets() if k[:2] == ("", "pods") for p in bucket]
+        started = schedule(
+            pods,
+            self.objects(("", "nodes", "")),
+            wid_of=wid_of,
+            capacity=self.capacity,
+            resource=self.gpu_resource,
+            start_ready=self.start_ready,
+        )
+        for pod in started:
+            self._bump(pod)
 
     def _write_status(self, ns: str, wid: str, replicas: int, ready: int) -> None:
         parts = wid.split("/")
@@ -448,19 +364,5 @@ class Cluster:
             if plural == "pods":
                 for pod in bucket.values():
                     if pod["status"]["phase"] == "Running":
-                        pod["status"] = self._running(ready=True)
+                        pod["status"] = running_status(ready=True)
         self.reconcile()
-
-
-def _ready(obj: dict[str, Any]) -> bool:
-    """A pod's or a node's Ready condition is True."""
-    return any(
-        c["type"] == "Ready" and c["status"] == "True" for c in obj["status"].get("conditions", [])
-    )
-
-
-def _gpus(pod: dict[str, Any], resource: str) -> int:
-    return sum(
-        int(((c.get("resources") or {}).get("requests") or {}).get(resource, 0))
-        for c in pod["spec"].get("containers", [])
-    )

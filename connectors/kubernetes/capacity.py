@@ -101,7 +101,9 @@ class CapacityReader:
         self._retry = retry
         self._logged: set[str] = set()
 
-    async def _read(self, what: str, op: Callable[[], Awaitable[T]], unread: list[str]) -> T | None:
+    async def _read(
+        self, what: str, op: Callable[[], Awaitable[T]], *, unread: list[str]
+    ) -> T | None:
         try:
             result: T = await self._retry(op)
             return result
@@ -126,9 +128,9 @@ class CapacityReader:
             lambda: call(
                 NODES_LIST, namespace="", obj="nodes", op=lambda: core.list_node(_request_timeout=t)
             ),
-            unread,
+            unread=unread,
         )
-        pools = await self._read("karpenter nodepools", self._nodepools(custom), unread)
+        pools = await self._read("karpenter nodepools", self._nodepools(custom), unread=unread)
         quotas = await self._read(
             "resourcequotas",
             lambda: call(
@@ -137,7 +139,7 @@ class CapacityReader:
                 obj="resourcequotas",
                 op=lambda: core.list_namespaced_resource_quota(ns, _request_timeout=t),
             ),
-            unread,
+            unread=unread,
         )
         pods = await self._read(
             "pods (all namespaces)",
@@ -150,7 +152,7 @@ class CapacityReader:
                     _request_timeout=t,
                 ),
             ),
-            unread,
+            unread=unread,
         )
         readings = ClusterReadings(
             resource=res,

@@ -257,7 +257,7 @@ class Cluster:
         """Another tenant's pod asking for ``gpus``: bound to ``node``, or left to the
         toy scheduler (Pending when no node has room)."""
         labels = {"tenant": name}
-        pod = pod_object(namespace, name, labels, resource=self.gpu_resource, gpus=gpus)
+        pod = pod_object(namespace, name, labels=labels, resource=self.gpu_resource, gpus=gpus)
         if node is not None:
             pod["spec"]["nodeName"] = node
             pod["status"] = running_status(ready=True)
@@ -288,7 +288,7 @@ class Cluster:
 
     def _pod(self, ns: str, wid: str, labels: dict[str, str], *, gpus: int) -> dict[str, Any]:
         name = f"{wid.replace('/', '-').lower()}-{next(self._pod_ids)}"
-        return pod_object(ns, name, labels, resource=self.gpu_resource, gpus=gpus)
+        return pod_object(ns, name, labels=labels, resource=self.gpu_resource, gpus=gpus)
 
     def _quota_room(self, ns: str) -> int | None:
         """GPUs the namespace's quotas still admit (None: no quota)."""

@@ -54,7 +54,7 @@ def quota_object(name: str, *, resource: str, hard_gpus: int) -> Obj:
     }
 
 
-def pod_object(ns: str, name: str, labels: dict[str, str], *, resource: str, gpus: int) -> Obj:
+def pod_object(ns: str, name: str, *, labels: dict[str, str], resource: str, gpus: int) -> Obj:
     container: Obj = {"name": "worker", "image": "worker:1"}
     if gpus:
         amount = {resource: str(gpus)}

@@ -40,7 +40,7 @@ def count(value: Any) -> int:
         return 0
 
 
-def _matches(labels: dict[str, str], selector: str) -> bool:
+def selector_matches(labels: dict[str, str], selector: str) -> bool:
     """Equality-based label selector ("a=b,c==d") against a pod's labels."""
     if not selector:
         return False
@@ -215,7 +215,7 @@ class CapacityReader:
             meta = p.metadata
             labels = meta.labels or {}
             own = meta.namespace == self.namespace and any(
-                _matches(labels, s) for s in own_selectors
+                selector_matches(labels, s) for s in own_selectors
             )
             out.append(
                 PodGpus(f"{meta.namespace}/{meta.name}", gpus, p.spec.node_name or None, own)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from planner.core.capacity import ClusterCapacity
 from planner.core.types import Component, LoadPoint, Observation
 
 
@@ -33,6 +34,9 @@ class GraphState:
     components: Mapping[Component, ComponentState]
     settled: bool
     message: str = ""
+    #: the GPUs the cluster can hold for the graph, with the limit that binds; None when
+    #: the environment does not say (the virtual target; reading switched off)
+    capacity: ClusterCapacity | None = None
 
     @property
     def desired(self) -> dict[Component, int]:

@@ -189,6 +189,13 @@ class KubernetesConnectorSettings(Section):
     #: pods Pending (or never created) this long after a change count as not coming
     not_coming_after_s: float = Field(600.0, gt=0)
     leader_election: LeaderElectionSettings = LeaderElectionSettings()
+    #: read the cluster's GPU capacity each tick (nodes, Karpenter NodePools, the
+    #: namespace's ResourceQuotas, pods) and plan within it (docs/capacity.md); needs the
+    #: ClusterRole in deploy/base; a forbidden read falls back to budget.max_gpus
+    cluster_capacity: bool = False
+    #: the extended resource the graph's workers request, counted one unit per GPU:
+    #: nvidia.com/gpu, or a MIG profile such as nvidia.com/mig-3g.40gb
+    gpu_resource: str = Field("nvidia.com/gpu", min_length=1)
 
     @model_validator(mode="after")
     def _names_present(self) -> KubernetesConnectorSettings:

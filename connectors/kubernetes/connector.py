@@ -11,8 +11,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from connectors.errors import ConnectorFault
+from connectors.kubernetes.capacity import CapacityReader
 from connectors.kubernetes.lease import LeaderElector
-from connectors.kubernetes.rbac import Rule, required_rbac
+from connectors.kubernetes.rbac import Rule, required_cluster_rbac, required_rbac
 from connectors.kubernetes.readiness import assess, list_pods
 from connectors.kubernetes.workload import Workloads
 from connectors.protocols import ApplyReason, ApplyResult, ComponentState, GraphState
@@ -51,6 +52,7 @@ class KubernetesConnector:
         self._clock = clock
         self._retry_policy = RetryPolicy.of(settings.retry)
         self._workloads: Workloads | None = None
+        self._capacity: CapacityReader | None = None
         self.elector: LeaderElector | None = None
         self._started = asyncio.Lock()
         #: component -> (desired, since when) as last seen, to time pods never created
@@ -58,12 +60,14 @@ class KubernetesConnector:
 
     @property
     def required_rbac(self) -> frozenset[Rule]:
+        """Every rule the connector calls: the Role's and the ClusterRole's."""
         s = self.settings
         return required_rbac(
             target=s.target,
             scaling_adapters=s.scaling_adapters,
             leader_election=s.leader_election.enabled,
-        )
+            cluster_capacity=s.cluster_capacity,
+        ) | required_cluster_rbac(cluster_capacity=s.cluster_capacity)
 
     @property
     def is_leader(self) -> bool:
@@ -120,6 +124,14 @@ class KubernetesConnector:
                 with contextlib.suppress(ConnectorFault):
                     await self.elector.try_acquire_or_renew()
                 self.elector.start()
+            if s.cluster_capacity:
+                self._capacity = CapacityReader(
+                    self._api_client,
+                    namespace=namespace,
+                    resource=s.gpu_resource,
+                    timeout_s=s.request_timeout_s,
+                    retry=self._retry,
+                )
             self._workloads = workloads
             return workloads
 
@@ -129,7 +141,12 @@ class KubernetesConnector:
         return await retrying(op, policy=self._retry_policy, what="Kubernetes API call")
 
     async def read(self) -> GraphState:
-        """Replicas and readiness of every component; raises ConnectorFault on failure."""
+        """Replicas and readiness of every component, and the cluster's capacity when
+        ``cluster_capacity`` is on; raises ConnectorFault on failure (never for the
+        capacity: what cannot be read is named in it)."""
+        return await self._read_graph(capacity=True)
+
+    async def _read_graph(self, *, capacity: bool) -> GraphState:
         workloads = await self._start()
         snapshot = await self._retry(workloads.snapshot)
         now = self._clock()
@@ -161,7 +178,13 @@ class KubernetesConnector:
         settled = graph_settled(components)
         if not settled:
             notes.insert(0, unsettled_message(components))
-        return GraphState(components=components, settled=settled, message="; ".join(notes))
+        cap = None
+        if capacity and self._capacity is not None:
+            selectors = [wl.selector for wl in snapshot.values()]
+            cap = await self._capacity.read(own_selectors=selectors)
+        return GraphState(
+            components=components, settled=settled, message="; ".join(notes), capacity=cap
+        )
 
     async def apply(self, targets: Mapping[Component, int], *, decision_id: str) -> ApplyResult:
         """Write the decision whole or not at all; never raises for connector faults."""
@@ -181,7 +204,7 @@ class KubernetesConnector:
                     f"not the leader (lease {self.namespace}/{holder}); another replica writes",
                     ApplyReason.NOT_LEADER,
                 )
-            state = await self.read()
+            state = await self._read_graph(capacity=False)
             check_targets(wanted, list(state.components))
         except ConnectorFault as exc:
             return ApplyResult(decision_id, False, wanted, str(exc), exc.kind)
@@ -256,3 +279,4 @@ class KubernetesConnector:
             await self._api_client.close()
             self._api_client = None
         self._workloads = None
+        self._capacity = None

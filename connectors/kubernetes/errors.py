@@ -49,7 +49,8 @@ def translate(exc: BaseException, *, rule: Rule, namespace: str, obj: str) -> Co
         if status == 403:
             return Forbidden(
                 f"forbidden: {what}. The planner's service account needs "
-                f"{rule.describe(namespace)}; add to its Role:\n{rule.role_snippet()}\n"
+                f"{rule.describe(namespace)}; add to its "
+                f"{'ClusterRole' if rule.cluster_wide else 'Role'}:\n{rule.role_snippet()}\n"
                 f"(API server said: {said})"
             )
         if status == 404:

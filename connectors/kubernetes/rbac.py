@@ -20,13 +20,15 @@ class Rule:
     group: str
     resource: str
     verb: str
+    #: granted cluster-wide (a ClusterRole): cluster-scoped resources, or every namespace
+    cluster_wide: bool = False
 
     def describe(self, namespace: str) -> str:
         group = self.group or '"" (core)'
-        return (
-            f"verb {self.verb!r} on resource {self.resource!r} in API group {group} "
-            f"in namespace {namespace!r}"
+        where = (
+            "cluster-wide (a ClusterRole)" if self.cluster_wide else f"in namespace {namespace!r}"
         )
+        return f"verb {self.verb!r} on resource {self.resource!r} in API group {group} {where}"
 
     def role_snippet(self) -> str:
         return (
@@ -52,6 +54,14 @@ LEASE_CREATE = Rule("coordination.k8s.io", "leases", "create")
 LEASE_UPDATE = Rule("coordination.k8s.io", "leases", "update")
 
 LEASE_RULES = frozenset({LEASE_GET, LEASE_CREATE, LEASE_UPDATE})
+#: the cluster's GPU capacity (connector.kubernetes.cluster_capacity): the namespace's
+#: quotas in the Role; nodes, Karpenter NodePools and every namespace's pods in a
+#: ClusterRole (deploy/base/clusterrole.yaml)
+QUOTAS_LIST = Rule("", "resourcequotas", "list")
+NODES_LIST = Rule("", "nodes", "list", cluster_wide=True)
+NODEPOOLS_LIST = Rule("karpenter.sh", "nodepools", "list", cluster_wide=True)
+ALL_PODS_LIST = Rule("", "pods", "list", cluster_wide=True)
+CLUSTER_CAPACITY_RULES = frozenset({NODES_LIST, NODEPOOLS_LIST, ALL_PODS_LIST})
 
 Target = Literal["dgd", "deployment", "statefulset"]
 AdapterMode = Literal["auto", "always", "never"]
@@ -67,11 +77,15 @@ def required_rbac(
     scaling_adapters: AdapterMode = "auto",
     leader_election: bool = True,
     writes: bool = True,
+    cluster_capacity: bool = False,
 ) -> frozenset[Rule]:
-    """The exact set of rules the connector calls for this configuration. ``writes``
-    False (an advisory planner: it reads the graph and never applies) keeps the reading
-    rules only; the lease rules follow ``leader_election`` either way."""
+    """The exact set of namespaced rules (the Role) the connector calls for this
+    configuration. ``writes`` False (an advisory planner: it reads the graph and never
+    applies) keeps the reading rules only; the lease rules follow ``leader_election``
+    either way; ``cluster_capacity`` adds listing the namespace's ResourceQuotas."""
     rules: set[Rule] = {PODS_LIST}
+    if cluster_capacity:
+        rules.add(QUOTAS_LIST)
     if target == "dgd":
         rules.add(DGD_GET)
         if scaling_adapters != "never":
@@ -87,6 +101,11 @@ def required_rbac(
     if leader_election:
         rules |= LEASE_RULES
     return frozenset(rules)
+
+
+def required_cluster_rbac(*, cluster_capacity: bool) -> frozenset[Rule]:
+    """The cluster-wide rules (the ClusterRole): only reads, only for the capacity."""
+    return CLUSTER_CAPACITY_RULES if cluster_capacity else frozenset()
 
 
 #: every rule any configuration may need (the union over targets), for reference

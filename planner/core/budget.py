@@ -7,6 +7,10 @@ minimums are honoured when they fit; the GPUs left after minimums go one worker 
 time to the component furthest (relatively) from its request, so the prefill:decode
 balance survives the cut. When even the minimums do not fit, the result says so and
 fills what it can, at least one worker per component where possible.
+
+The budget is the tick's (planner/core/capacity.py): ``budget.max_gpus``, lowered to
+what the cluster can place when the connector read that. A cut the cluster's capacity
+makes says ``capacity_unavailable`` (not ``budget_clamped``), with both numbers.
 """
 
 from __future__ import annotations
@@ -76,13 +80,24 @@ def apply_budget_stage(
         requested={c: proposals[c].target for c in comps},
         minimums={c: tick.config.limits(c).min_replicas for c in comps},
         gpus_per_worker={c: tick.gpus[c] for c in comps},
-        max_gpus=tick.config.settings.budget.max_gpus,
+        max_gpus=tick.budget.gpus,
     )
+    cut = Reason.BUDGET_CLAMPED
+    message = result.message
+    if tick.budget.cluster_binds and (result.clamped or result.infeasible):
+        cut = Reason.CAPACITY_UNAVAILABLE
+        configured = tick.budget.configured_gpus
+        message = (
+            f"{result.message}; the cluster can place {tick.budget.gpus} GPUs for this graph "
+            f"(budget.max_gpus {'unset' if configured is None else configured})"
+        )
     out: dict[Component, Proposal] = {}
     for c, p in proposals.items():
         if result.infeasible:
-            p = p.to(result.targets[c], Reason.BUDGET_INFEASIBLE, result.message)
+            p = p.to(result.targets[c], Reason.BUDGET_INFEASIBLE, message)
+            if cut is Reason.CAPACITY_UNAVAILABLE:
+                p = p.tagged(cut)
         elif c in result.clamped:
-            p = p.to(result.targets[c], Reason.BUDGET_CLAMPED, result.message)
+            p = p.to(result.targets[c], cut, message)
         out[c] = p
     return out, result

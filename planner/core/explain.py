@@ -18,6 +18,7 @@ from planner.core.types import Component, ComponentDecision, Decision, Reason
 _MODIFIERS_FIRST = (
     Reason.HELD_NO_DATA,
     Reason.BUDGET_INFEASIBLE,
+    Reason.CAPACITY_UNAVAILABLE,
     Reason.BUDGET_CLAMPED,
     Reason.MAX_REPLICAS,
     Reason.SCALE_DOWN_MISS_HOLD,
@@ -67,7 +68,7 @@ def explain(tick: Tick, proposals: Proposals, learned: Learned, budget: BudgetRe
         components=components,
         correction=learned.state.correction,
         forecast=tick.forecast,
-        budget_gpus=s.budget.max_gpus,
+        budget_gpus=tick.budget.gpus,
         message=learned.note,
         prefill_pressure=learned.state.prefill_pressure,
         warnings=tick.warnings,

@@ -1,7 +1,9 @@
 """The guarantees every decision keeps, stated once and checked on every decision.
 
 For every component c of a decision, with min_c, max_c its limits, g_c the GPUs each of
-its workers really holds (the tick's reading) and B the budget (``budget.max_gpus``):
+its workers really holds (the tick's reading) and B the tick's budget (the least of
+``budget.max_gpus`` and the cluster's capacity, that capacity never below the GPUs the
+ready workers hold; planner/core/capacity.py):
 
 1. caps: target_c <= max_c;
 2. floors: target_c >= min_c, unless the budget cannot hold the minimums (then the
@@ -43,10 +45,11 @@ def violations(decision: Decision, tick: Tick, *, requested: Mapping[Component, 
             found.append(f"{c.value} target {d.target} < min_replicas {lim.min_replicas}")
         if d.target > requested.get(c, d.target):
             found.append(f"{c.value} target {d.target} > {requested[c]} handed to the budget")
-    budget = config.settings.budget.max_gpus
+    budget = tick.budget.gpus
     used = sum(d.target * tick.gpus[c] for c, d in decision.components.items())
     if budget is not None and used > budget:
-        found.append(f"{used} GPUs (real per worker) > budget {budget}")
+        source = "cluster capacity" if tick.budget.cluster_binds else "budget"
+        found.append(f"{used} GPUs (real per worker) > {source} {budget}")
     f = decision.correction
     for name, value in (("prefill factor", f.prefill), ("decode factor", f.decode)):
         if not (math.isfinite(value) and value > 0):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from planner.core.capacity import EffectiveBudget, effective_budget
 from planner.core.config import PolicyConfig
 from planner.core.state import PlannerState
 from planner.core.types import Component, Forecast, Observation, Reason
@@ -24,6 +25,8 @@ class Tick:
     now_s: float
     current: Mapping[Component, int]
     gpus: Mapping[Component, int]
+    #: the GPU budget of this tick: budget.max_gpus and the cluster's capacity
+    budget: EffectiveBudget
     warnings: tuple[str, ...] = ()
 
     @classmethod
@@ -50,6 +53,12 @@ class Tick:
             gpus[c] = count.gpus
             if count.warning:
                 warnings.append(count.warning)
+        ready_gpus = sum(n * gpus.get(c, 1) for c, n in observation.ready_replicas.items())
+        budget = effective_budget(
+            configured_gpus=config.settings.budget.max_gpus,
+            cluster_gpus=observation.cluster_gpus,
+            ready_gpus=ready_gpus,
+        )
         return cls(
             observation=observation,
             forecast=forecast,
@@ -58,6 +67,7 @@ class Tick:
             now_s=now_s,
             current=current,
             gpus=gpus,
+            budget=budget,
             warnings=tuple(warnings),
         )
 

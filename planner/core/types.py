@@ -47,6 +47,9 @@ class Reason(StrEnum):
     MAX_REPLICAS = "max_replicas"
     BUDGET_CLAMPED = "budget_clamped"
     BUDGET_INFEASIBLE = "budget_infeasible"
+    #: cut to the GPUs the cluster can place (nodes, NodePool limits, quota), which are
+    #: fewer than ``budget.max_gpus``: growing further would only make Pending pods
+    CAPACITY_UNAVAILABLE = "capacity_unavailable"
     HELD_NO_DATA = "held_no_data"
     IDLE = "idle"
     TARGET_INFEASIBLE = "target_infeasible"
@@ -92,6 +95,9 @@ class Observation:
     #: requests waiting for decode admission, and sequences running (None: not exported)
     decode_waiting: float | None = None
     decode_running: float | None = None
+    #: the most GPUs the cluster can hold for this graph in all, its own workers
+    #: included (planner/core/capacity.py); None: not read, the budget is the setting's
+    cluster_gpus: int | None = None
 
     def __post_init__(self) -> None:
         name = "Observation"
@@ -109,6 +115,7 @@ class Observation:
                 check.histogram(name, hist, getattr(self, hist))
         check.optional(name, "decode_waiting", self.decode_waiting)
         check.optional(name, "decode_running", self.decode_running)
+        check.optional(name, "cluster_gpus", self.cluster_gpus)
         if self.missing_reason is not None and self.requests != 0:
             raise InputError(name, "requests", self.requests, "0 on a missing window")
 
@@ -121,6 +128,7 @@ class Observation:
         current_replicas: Mapping[Component, int] | None = None,
         ready_replicas: Mapping[Component, int] | None = None,
         gpus_per_worker: Mapping[Component, int] | None = None,
+        cluster_gpus: int | None = None,
     ) -> Observation:
         """A window whose query failed: no numbers, only why."""
         return cls(
@@ -130,6 +138,7 @@ class Observation:
             ready_replicas=dict(ready_replicas or {}),
             missing_reason=reason,
             gpus_per_worker=dict(gpus_per_worker or {}),
+            cluster_gpus=cluster_gpus,
         )
 
     @property
@@ -251,6 +260,8 @@ class Decision:
     components: Mapping[Component, ComponentDecision]
     correction: CorrectionFactors
     forecast: Forecast | None
+    #: the budget this tick planned in: the least of budget.max_gpus and the cluster's
+    #: capacity (None: unlimited)
     budget_gpus: int | None
     #: short free-text summary of the whole decision
     message: str = ""

@@ -115,7 +115,22 @@ class ServiceApp:
             "time_compression": self.compression,
             "budget_gpus": s.budget.max_gpus,
             "profile": str(s.profile),
+            "capacity": self._capacity(),
         }
+
+    def _capacity(self) -> dict[str, Any] | None:
+        """The cluster's capacity as last read (None: not read; the budget is the
+        setting's), and the budget the last decision planned in."""
+        if self.service is None:
+            return None
+        status = self.service.telemetry.capacity_status()
+        if status is None:
+            return None
+        last = next((r for r in reversed(self.service.telemetry.recent) if r.decision), None)
+        status["effective_budget_gpus"] = (
+            last.decision.budget_gpus if last and last.decision else None
+        )
+        return status
 
     def _signal(self, main: asyncio.Task[Any], stop: asyncio.Event, signum: int) -> None:
         self.signalled += 1

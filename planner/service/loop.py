@@ -96,6 +96,7 @@ class PlannerService:
                 await self._apply(self.pending, decision_id=f"tick-{self._index}-reapply")
             graph: GraphState = await self.connector.read()
             self.telemetry.replicas(current=graph.desired, ready=graph.ready)
+            self.telemetry.cluster_capacity(graph.capacity)
             self.telemetry.hold_gpus(now_s=now, gpus=self._gpus(graph))
             raw = await self.source.observe(window_s=self.settings.interval_s)
             obs = dataclasses.replace(
@@ -103,6 +104,7 @@ class PlannerService:
                 current_replicas=graph.desired,
                 ready_replicas=graph.ready,
                 gpus_per_worker=graph.gpus_per_worker,
+                cluster_gpus=graph.capacity.gpus if graph.capacity is not None else None,
             )
             self.observed_once = self.observed_once or not obs.is_missing
             # off the loop: a forecaster may refit here and /metrics must stay responsive

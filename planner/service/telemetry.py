@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from planner.core.attainment import share_within
+from planner.core.capacity import ClusterCapacity
 from planner.core.types import Component, Observation
 from planner.service.tick import TickRecord
 
@@ -107,6 +108,32 @@ class Telemetry:
         )
         if attainment_objective is not None:
             self.objective.set(attainment_objective)
+        self.budget = Gauge(
+            f"{p}budget_gpus",
+            "GPU budget the last decision planned in: budget.max_gpus, lowered to the "
+            "cluster's capacity when that is less (NaN: unlimited)",
+            registry=r,
+        )
+        self.capacity_gpus = Gauge(
+            f"{p}cluster_capacity_gpus",
+            "GPUs the cluster can hold for the graph, its own workers included (NaN: not "
+            "read or unlimited)",
+            registry=r,
+        )
+        self.capacity_limit = Gauge(
+            f"{p}cluster_capacity_limit_gpus",
+            "Each capacity limit read: nodes (allocatable or NodePool limits, minus other "
+            "pods) and quota",
+            ["source"],
+            registry=r,
+        )
+        self.capacity_unread = Gauge(
+            f"{p}cluster_capacity_unread",
+            "Kinds of object the capacity reading could not read this tick (e.g. RBAC)",
+            registry=r,
+        )
+        #: the last capacity reading, for /status (None: the connector reports none)
+        self.last_capacity: ClusterCapacity | None = None
         self.recent: deque[TickRecord] = deque(maxlen=keep_decisions)
         self.last_error: TickRecord | None = None
         self.tick_count = 0
@@ -126,6 +153,35 @@ class Telemetry:
             self.current.labels(component=c.value).set(n)
         for c, n in ready.items():
             self.ready.labels(component=c.value).set(n)
+
+    def cluster_capacity(self, cap: ClusterCapacity | None) -> None:
+        """This tick's capacity reading (None: the connector does not read one)."""
+        self.last_capacity = cap
+        self.capacity_gpus.set(_NAN if cap is None or cap.gpus is None else cap.gpus)
+        self.capacity_unread.set(0 if cap is None else len(cap.unread))
+        self.capacity_limit.clear()
+        least: dict[str, int] = {}
+        for lim in cap.limits if cap is not None else ():
+            least[lim.source] = min(lim.gpus, least.get(lim.source, lim.gpus))
+        for source, gpus in least.items():
+            self.capacity_limit.labels(source=source).set(gpus)
+
+    def capacity_status(self) -> dict[str, object] | None:
+        """/status's ``capacity``: the cap, every limit with its numbers, what was not read."""
+        cap = self.last_capacity
+        if cap is None:
+            return None
+        binding = cap.binding
+        return {
+            "resource": cap.resource,
+            "gpus": cap.gpus,
+            "binding": None if binding is None else binding.source,
+            "limits": [
+                {"source": x.source, "gpus": x.gpus, "detail": x.detail} for x in cap.limits
+            ],
+            "unread": list(cap.unread),
+            "message": cap.describe(),
+        }
 
     def record(self, rec: TickRecord) -> None:
         self.ticks.inc()
@@ -159,6 +215,7 @@ class Telemetry:
         self.correction.labels(phase="prefill").set(d.correction.prefill)
         self.correction.labels(phase="decode").set(d.correction.decode)
         self.pressure.set(d.prefill_pressure)
+        self.budget.set(_NAN if d.budget_gpus is None else d.budget_gpus)
         if d.forecast is not None:
             f = d.forecast
             for name, q in (

@@ -78,6 +78,7 @@ def tick_dict(rec: TickRecord) -> dict[str, Any]:
         out["correction"] = {"prefill": d.correction.prefill, "decode": d.correction.decode}
         out["prefill_pressure"] = d.prefill_pressure
         out["note"] = d.message
+        out["budget_gpus"] = d.budget_gpus
     out["applied"] = rec.applied
     out["advisory"] = rec.advisory
     if rec.error_kind:

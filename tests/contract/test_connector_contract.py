@@ -41,8 +41,10 @@ async def test_is_a_connector(h: Harness) -> None:
 
 
 async def test_read_reports_replicas_readiness_and_gpus(h: Harness) -> None:
-    """read() returns desired and ready replicas and GPUs per worker for each component."""
+    """read() returns desired and ready replicas and GPUs per worker for each component;
+    no cluster capacity (virtual: never; Kubernetes: cluster_capacity is off by default)."""
     state = await h.connector.read()
+    assert state.capacity is None
     assert state.desired == INITIAL
     assert state.ready == INITIAL
     assert {c: s.gpus_per_worker for c, s in state.components.items()} == GPUS

@@ -24,6 +24,19 @@ _GROUP = re.compile(
     r"^/apis/(?P<group>[^/]+)/(?P<ver>[^/]+)/namespaces/(?P<ns>[^/]+)/(?P<res>[^/]+)"
     r"(?:/(?P<name>[^/]+)(?:/(?P<sub>[^/]+))?)?$"
 )
+#: cluster-scoped objects (nodes, NodePools) and lists across every namespace (pods)
+_CORE_CLUSTER = re.compile(r"^/api/v1/(?P<res>[^/]+)(?:/(?P<name>[^/]+))?$")
+_GROUP_CLUSTER = re.compile(
+    r"^/apis/(?P<group>[^/]+)/(?P<ver>[^/]+)/(?P<res>[^/]+)(?:/(?P<name>[^/]+))?$"
+)
+#: resources that exist in the cluster scope (others, listed there, span every namespace)
+CLUSTER_SCOPED = frozenset({"nodes", "nodepools", "namespaces"})
+_KINDS = {
+    "pods": "PodList",
+    "nodes": "NodeList",
+    "resourcequotas": "ResourceQuotaList",
+    "nodepools": "NodePoolList",
+}
 
 
 def status_body(code: int, reason: str, message: str, **details: Any) -> dict[str, Any]:
@@ -93,6 +106,8 @@ class FakeKubeApi:
     cluster: Cluster = field(default_factory=Cluster)
     #: RBAC rules (group, resource, verb) the planner's identity lacks: 403
     denied: set[tuple[str, str, str]] = field(default_factory=set)
+    #: rules it lacks only cluster-wide (it has a Role but no ClusterRole for them)
+    denied_cluster_wide: set[tuple[str, str, str]] = field(default_factory=set)
     faults: list[Fault] = field(default_factory=list)
     #: every write gets a concurrent change first (a genuine 409) on odd attempts
     conflict_storm: bool = False
@@ -187,6 +202,12 @@ class FakeKubeApi:
         m = _GROUP.match(request.path)
         if m:
             return m["group"], m["ns"], m["res"], m["name"], m["sub"]
+        m = _CORE_CLUSTER.match(request.path)
+        if m and m["res"] != "namespaces":
+            return "", "", m["res"], m["name"], None
+        m = _GROUP_CLUSTER.match(request.path)
+        if m and m["res"] != "namespaces":
+            return m["group"], "", m["res"], m["name"], None
         return None
 
     def _error(self, code: int, reason: str, message: str, **details: Any) -> web.Response:
@@ -213,21 +234,30 @@ class FakeKubeApi:
                 if fault.status:
                     return self._error(fault.status, "InternalError", "injected fault")
                 break
-        if (group, resource, verb) in self.denied:
+        rule = (group, resource, verb)
+        if rule in self.denied or (ns == "" and rule in self.denied_cluster_wide):
             gr = f"{res}.{group}" if group else res
             user = "system:serviceaccount:planner:sla-planner"
             return self._error(
                 403,
                 "Forbidden",
                 f'{gr} "{name}" is forbidden: User "{user}" cannot {verb} resource '
-                f'"{resource}" in API group "{group}" in the namespace "{ns}"',
+                f'"{resource}" in API group "{group}" '
+                + (f'in the namespace "{ns}"' if ns else "at the cluster scope"),
                 name=name,
                 group=group,
                 kind=res,
             )
         key = (group, res, ns)
+        if ns == "" and res not in CLUSTER_SCOPED and (name is not None or verb != "list"):
+            return self._error(404, "NotFound", f"the server could not find {request.path}")
         if verb == "list":
-            return self._list(key, request.query.get("labelSelector", ""))
+            return self._list(
+                key,
+                request.query.get("labelSelector", ""),
+                request.query.get("fieldSelector", ""),
+                api_version=f"{group}/{request.path.split('/')[3]}" if group else "v1",
+            )
         if verb == "create":
             body = await request.json()
             created = self.cluster.create(key, body)
@@ -279,19 +309,42 @@ class FakeKubeApi:
             return web.json_response(self.cluster.replace(key, name, patched))
         return web.json_response(self.cluster.replace(key, name, body))
 
-    def _list(self, key: tuple[str, str, str], selector: str) -> web.Response:
+    def _list(
+        self, key: tuple[str, str, str], selector: str, fields: str, *, api_version: str
+    ) -> web.Response:
+        group, res, ns = key
+        if ns == "" and res not in CLUSTER_SCOPED:  # e.g. /api/v1/pods: every namespace
+            objects = [
+                o for (g, r, _), b in self.cluster.buckets() if g == group and r == res for o in b
+            ]
+        else:
+            objects = self.cluster.objects(key)
         wanted = dict(part.split("=", 1) for part in selector.split(",") if part)
         items = [
             o
-            for o in self.cluster.objects(key)
+            for o in objects
             if all((o["metadata"].get("labels") or {}).get(k) == v for k, v in wanted.items())
+            and _fields_match(o, fields)
         ]
-        kind = key[1][:-1].capitalize() + "List"
+        kind = _KINDS.get(res, res[:-1].capitalize() + "List")
         return web.json_response(
             {
                 "kind": kind,
-                "apiVersion": "v1",
+                "apiVersion": api_version,
                 "metadata": {"resourceVersion": str(self.cluster.rv)},
                 "items": items,
             }
         )
+
+
+def _fields_match(obj: dict[str, Any], selector: str) -> bool:
+    """A field selector of ``path=value`` / ``path!=value`` terms (e.g. status.phase)."""
+    for term in filter(None, selector.split(",")):
+        negate = "!=" in term
+        path, value = term.split("!=" if negate else "=", 1)
+        node: Any = obj
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if (str(node) == value.lstrip("=")) == negate:
+            return False
+    return True

@@ -1,5 +1,7 @@
 """The fake API server's object store and toy controllers: resourceVersions, /scale views,
-scaling adapters propagated to their graph, and pods that run or stay Pending by capacity."""
+scaling adapters propagated to their graph, pods that run or stay Pending by capacity,
+and (when any are added) Nodes, Karpenter NodePools, ResourceQuotas and other tenants'
+pods, with a toy scheduler that binds a pod to a node with room or leaves it Pending."""
 
 from __future__ import annotations
 
@@ -9,6 +11,18 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
+
+from tests.fakes.k8s_nodes import (
+    GPU,
+    is_ready,
+    node_object,
+    nodepool_object,
+    pod_gpus,
+    pod_object,
+    quota_object,
+    running_status,
+    schedule,
+)
 
 Key = tuple[str, str, str]  # (group, plural, namespace)
 GRAPH_LABEL = "nvidia.com/dynamo-graph-deployment-name"
@@ -50,6 +64,8 @@ class Cluster:
         self.capacity: dict[str, int] = {}
         #: new scheduled pods become Ready at once (False: wait for mark_ready)
         self.start_ready = True
+        #: the extended resource pods request and nodes offer (a MIG profile works too)
+        self.gpu_resource = GPU
         self._pod_ids = itertools.count()
 
     # --- store ------------------------------------------------------------------------
@@ -61,6 +77,10 @@ class Cluster:
 
     def objects(self, key: Key) -> list[dict[str, Any]]:
         return list(self._store.get(key, {}).values())
+
+    def buckets(self) -> list[tuple[Key, list[dict[str, Any]]]]:
+        """Every (group, plural, namespace) with its objects."""
+        return [(k, list(b.values())) for k, b in self._store.items()]
 
     def get(self, key: Key, name: str) -> dict[str, Any] | None:
         return self._store.get(key, {}).get(name)
@@ -212,33 +232,82 @@ class Cluster:
             },
         )
 
+    # --- cluster-scoped objects and other tenants (tests/fakes/k8s_nodes.py) -----------
+
+    def add_node(
+        self, name: str, gpus: int, *, ready: bool = True, nodepool: str | None = None
+    ) -> None:
+        """A Node with ``gpus`` allocatable of ``gpu_resource`` (cluster-scoped); pods
+        Pending for room are scheduled onto it at once."""
+        body = node_object(name, gpus, resource=self.gpu_resource, ready=ready, nodepool=nodepool)
+        self.create(("", "nodes", ""), body)
+
+    def add_nodepool(self, name: str, *, limit_gpus: int | None) -> None:
+        """A Karpenter v1 NodePool (cluster-scoped), with a GPU limit or none."""
+        body = nodepool_object(name, resource=self.gpu_resource, limit_gpus=limit_gpus)
+        self.create(("karpenter.sh", "nodepools", ""), body)
+
+    def add_quota(self, namespace: str, name: str, *, hard_gpus: int) -> None:
+        """A ResourceQuota on ``requests.<gpu_resource>``; the controller keeps ``used``
+        and refuses to create pods beyond ``hard``."""
+        body = quota_object(name, resource=self.gpu_resource, hard_gpus=hard_gpus)
+        self.create(("", "resourcequotas", namespace), body)
+
+    def add_pod(self, namespace: str, name: str, *, gpus: int, node: str | None = None) -> None:
+        """Another tenant's pod asking for ``gpus``: bound to ``node``, or left to the
+        toy scheduler (Pending when no node has room)."""
+        labels = {"tenant": name}
+        pod = pod_object(namespace, name, labels=labels, resource=self.gpu_resource, gpus=gpus)
+        if node is not None:
+            pod["spec"]["nodeName"] = node
+            pod["status"] = running_status(ready=True)
+        self.create(("", "pods", namespace), pod)
+
     # --- toy controllers ----------------------------------------------------------------
 
-    def _workloads(self) -> Iterator[tuple[str, str, dict[str, str], int]]:
-        """(namespace, workload id, pod labels, replicas) for every scalable thing."""
+    def _workloads(self) -> Iterator[tuple[str, str, dict[str, str], int, int]]:
+        """(namespace, workload id, pod labels, replicas, GPUs per pod) for every
+        scalable thing."""
         for (group, plural, ns), bucket in list(self._store.items()):
             for name, obj in bucket.items():
                 if group == "apps":
                     labels = obj["spec"]["selector"]["matchLabels"]
-                    yield ns, f"{plural}/{name}", labels, int(obj["spec"].get("replicas", 1))
+                    containers = obj["spec"]["template"]["spec"]["containers"]
+                    gpus = sum(
+                        int((c.get("resources") or {}).get("limits", {}).get(GPU, 0))
+                        for c in containers
+                    )
+                    replicas = int(obj["spec"].get("replicas", 1))
+                    yield ns, f"{plural}/{name}", labels, replicas, gpus
                 elif plural == "dynamographdeployments":
                     for svc, s in obj["spec"]["services"].items():
                         labels = {GRAPH_LABEL: name, COMPONENT_LABEL: svc}
-                        yield ns, f"dgd/{name}/{svc}", labels, int(s.get("replicas", 1))
+                        gpus = int((s.get("resources") or {}).get("limits", {}).get("gpu", 0))
+                        wid = f"dgd/{name}/{svc}"
+                        yield ns, wid, labels, int(s.get("replicas", 1)), gpus
 
-    def _pod(self, ns: str, wid: str, labels: dict[str, str]) -> dict[str, Any]:
+    def _pod(self, ns: str, wid: str, labels: dict[str, str], *, gpus: int) -> dict[str, Any]:
         name = f"{wid.replace('/', '-').lower()}-{next(self._pod_ids)}"
-        return {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {"name": name, "namespace": ns, "labels": dict(labels)},
-            "spec": {"containers": [{"name": "worker", "image": "worker:1"}]},
-            "status": {"phase": "Pending"},
-        }
+        return pod_object(ns, name, labels=labels, resource=self.gpu_resource, gpus=gpus)
+
+    def _quota_room(self, ns: str) -> int | None:
+        """GPUs the namespace's quotas still admit (None: no quota)."""
+        key = f"requests.{self.gpu_resource}"
+        room: int | None = None
+        used = sum(pod_gpus(p, self.gpu_resource) for p in self.objects(("", "pods", ns)))
+        for q in self.objects(("", "resourcequotas", ns)):
+            hard = int(q["spec"]["hard"].get(key, 0))
+            q["status"]["used"][key] = str(used)
+            room = hard - used if room is None else min(room, hard - used)
+        return room
 
     def reconcile(self) -> None:
-        """Create or delete pods to match replicas; schedule up to each capacity."""
-        for ns, wid, labels, replicas in list(self._workloads()):
+        """Create or delete pods to match replicas (within the namespace's quota), then
+        schedule Pending pods, oldest first, up to each workload's capacity and, when
+        the cluster has Nodes, onto a node with room for their GPUs."""
+        wid_of: dict[tuple[str, str], str] = {}
+        owned: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for ns, wid, labels, replicas, gpus in list(self._workloads()):
             pods_key: Key = ("", "pods", ns)
             bucket = self._store.setdefault(pods_key, {})
             mine = [p for p in bucket.values() if p["metadata"]["labels"] == labels]
@@ -247,39 +316,34 @@ class Cluster:
             while len(mine) > replicas:
                 del bucket[mine.pop(0)["metadata"]["name"]]
             for _ in range(replicas - len(mine)):
-                pod = self._pod(ns, wid, labels)
+                room = self._quota_room(ns)
+                if room is not None and gpus > room:
+                    break  # the quota admission refuses the pod: it is never created
+                pod = self._pod(ns, wid, labels, gpus=gpus)
                 pod["metadata"]["creationTimestamp"] = rfc3339(self.clock())
                 bucket[pod["metadata"]["name"]] = self._bump(pod)
                 mine.append(pod)
-            cap = self.capacity.get(wid, 1 << 30)
-            running = sum(1 for p in mine if p["status"]["phase"] == "Running")
-            for pod in sorted(mine, key=lambda p: p["metadata"]["creationTimestamp"]):
-                if pod["status"]["phase"] == "Pending" and running < cap:
-                    running += 1
-                    pod["status"] = self._running(ready=self.start_ready)
-                elif pod["status"]["phase"] == "Pending":
-                    pod["status"] = {
-                        "phase": "Pending",
-                        "conditions": [
-                            {
-                                "type": "PodScheduled",
-                                "status": "False",
-                                "reason": "Unschedulable",
-                                "message": "0/4 nodes are available: 4 Insufficient "
-                                "nvidia.com/gpu.",
-                            }
-                        ],
-                    }
-            self._write_status(ns, wid, replicas, sum(1 for p in mine if _ready(p)))
+            self._quota_room(ns)
+            owned[(ns, wid)] = mine
+            for p in mine:
+                wid_of[(ns, p["metadata"]["name"])] = wid
+        self._schedule(wid_of)
+        for ns, wid, _, replicas, _ in list(self._workloads()):
+            ready = sum(1 for p in owned.get((ns, wid), []) if is_ready(p))
+            self._write_status(ns, wid, replicas, ready)
 
-    def _running(self, *, ready: bool) -> dict[str, Any]:
-        return {
-            "phase": "Running",
-            "conditions": [
-                {"type": "PodScheduled", "status": "True"},
-                {"type": "Ready", "status": "True" if ready else "False"},
-            ],
-        }
+    def _schedule(self, wid_of: dict[tuple[str, str], str]) -> None:
+        pods = [(k[2], p) for k, bucket in self.buckets() if k[:2] == ("", "pods") for p in bucket]
+        started = schedule(
+            pods,
+            self.objects(("", "nodes", "")),
+            wid_of=wid_of,
+            capacity=self.capacity,
+            resource=self.gpu_resource,
+            start_ready=self.start_ready,
+        )
+        for pod in started:
+            self._bump(pod)
 
     def _write_status(self, ns: str, wid: str, replicas: int, ready: int) -> None:
         parts = wid.split("/")
@@ -300,11 +364,5 @@ class Cluster:
             if plural == "pods":
                 for pod in bucket.values():
                     if pod["status"]["phase"] == "Running":
-                        pod["status"] = self._running(ready=True)
+                        pod["status"] = running_status(ready=True)
         self.reconcile()
-
-
-def _ready(pod: dict[str, Any]) -> bool:
-    return any(
-        c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", [])
-    )

@@ -99,9 +99,13 @@ class Rehearsal:
 
 
 def _seed(fake: FakeKubeApi, settings: PlannerSettings, namespace: str) -> KubeObjectsTarget:
-    """The objects the overlay's settings name, one replica each, and the graph's view."""
+    """The objects the overlay's settings name, one replica each, and the graph's view,
+    on two 16-GPU nodes (room for the load's peak: the planner reads the cluster's
+    capacity when the overlay says so)."""
     k = settings.connector.kubernetes
     assert k is not None
+    for i in range(2):
+        fake.cluster.add_node(f"gpu-node-{i}", 16)
     if k.target == "dgd":
         assert k.graph_name is not None
         fake.cluster.add_graph(

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from connectors.kubernetes.rbac import READ_VERBS, required_rbac
+from connectors.kubernetes.rbac import READ_VERBS, required_cluster_rbac, required_rbac
 from planner.perf.profile import DEFAULT_PROFILE_DIR
 from planner.settings import PlannerSettings, load_settings
 from tests.integration.kustomize import DEPLOY, OVERLAYS, Doc, one, render
@@ -64,6 +64,8 @@ def test_core_kinds_validate_against_schemas(rendered: tuple[str, list[Doc]]) ->
         "ServiceAccount",
         "Role",
         "RoleBinding",
+        "ClusterRole",
+        "ClusterRoleBinding",
         "Deployment",
         "Service",
         "ConfigMap",
@@ -110,7 +112,7 @@ def test_role_grants_exactly_what_the_connector_calls(
 ) -> None:
     """The Role's (group, resource, verb) set equals connectors.kubernetes.rbac's
     required_rbac for the overlay's own settings (reads only when advisory); Lease
-    get/update name the lease."""
+    get/update name the lease; the ClusterRole holds only the capacity's list rules."""
     name, docs = rendered
     settings = _settings(docs, tmp_path)
     k = settings.connector.kubernetes
@@ -120,6 +122,7 @@ def test_role_grants_exactly_what_the_connector_calls(
         scaling_adapters=k.scaling_adapters,
         leader_election=k.leader_election.enabled,
         writes=not settings.service.advisory,
+        cluster_capacity=k.cluster_capacity,
     )
     granted: set[tuple[str, str, str]] = set()
     for rule in one(docs, "Role")["rules"]:
@@ -133,6 +136,7 @@ def test_role_grants_exactly_what_the_connector_calls(
     assert granted == {(r.group, r.resource, r.verb) for r in want}
     if name == "advisory":
         assert {v for _, _, v in granted} <= READ_VERBS
+    _cluster_role_grants_only_the_capacity_reads(docs, cluster_capacity=k.cluster_capacity)
     binding = one(docs, "RoleBinding")
     assert binding["roleRef"]["name"] == "sla-planner"
     assert binding["subjects"] == [
@@ -141,6 +145,37 @@ def test_role_grants_exactly_what_the_connector_calls(
             "name": "sla-planner",
             "namespace": one(docs, "Role")["metadata"]["namespace"],
         }
+    ]
+
+
+def _cluster_role_grants_only_the_capacity_reads(
+    docs: list[Doc], *, cluster_capacity: bool
+) -> None:
+    """The ClusterRole's rules equal required_cluster_rbac (list only, nothing written),
+    bound to the planner's service account by a binding named after its namespace."""
+    want = {
+        (r.group, r.resource, r.verb)
+        for r in required_cluster_rbac(cluster_capacity=cluster_capacity)
+    }
+    roles = [d for d in docs if d["kind"] == "ClusterRole"]
+    granted = {
+        (g, r, v)
+        for role in roles
+        for rule in role["rules"]
+        for g in rule["apiGroups"]
+        for r in rule["resources"]
+        for v in rule["verbs"]
+    }
+    assert granted == want
+    assert {v for _, _, v in granted} <= {"list"}
+    if not want:
+        return
+    namespace = one(docs, "Role")["metadata"]["namespace"]
+    binding = one(docs, "ClusterRoleBinding")
+    assert binding["metadata"]["name"] == f"sla-planner-capacity-{namespace}"
+    assert binding["roleRef"]["name"] == roles[0]["metadata"]["name"]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "sla-planner", "namespace": namespace}
     ]
 
 

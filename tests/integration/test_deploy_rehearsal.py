@@ -17,7 +17,7 @@ import pytest
 
 from planner.core.types import Component
 from tests.integration.installed import Installed
-from tests.integration.kustomize import DEPLOY, one, render
+from tests.integration.kustomize import DEPLOY, render
 from tests.integration.rehearsal import END_S, HIGH_FROM_S, HIGH_RPS, HIGH_TO_S, rehearse
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.slow, pytest.mark.timeout(600)]
@@ -84,14 +84,15 @@ async def test_rendered_overlay_scales_its_objects_with_the_load(
 async def test_advisory_overlay_publishes_and_never_writes(
     installed_planner: Installed, tmp_path: Path
 ) -> None:
-    """The advisory overlay's pods read the graph with nothing but the read-only Role's
-    rules (no call is refused) and never write it, while the desired replicas they
-    publish follow the load: what KEDA's query reads (once, with max by) rises during
-    the high load."""
+    """The advisory overlay's pods read the graph and the cluster's capacity with nothing
+    but the read-only Role's and ClusterRole's rules (no call is refused) and never
+    write it, while the desired replicas they publish follow the load: what KEDA's
+    query reads (once, with max by) rises during the high load."""
     docs = render(DEPLOY / "overlays" / "advisory")
-    role = one(docs, "Role")
+    roles = [d for d in docs if d["kind"] in ("Role", "ClusterRole")]
     granted = {
         (g, res, v)
+        for role in roles
         for rule in role["rules"]
         for g in rule["apiGroups"]
         for res in rule["resources"]

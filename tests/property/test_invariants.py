@@ -1,6 +1,7 @@
 """The decision core's guarantees (planner/core/invariants.py), property-tested over the
 whole ``plan()`` with hypothesis: random settings (both modes, every registered
-strategy, limits, budgets, GPUs per worker from the cluster / profile / settings,
+strategy, limits, budgets, the cluster's GPU capacity, GPUs per worker from the
+cluster / profile / settings,
 stabilisation and sla knobs), random sequences of one to five windows (missing, idle,
 loaded; replicas mid-change; histograms; backlogs; loads and lengths beyond the
 profile) and random forecasts. Example counts are stated on each property."""
@@ -8,7 +9,7 @@ profile) and random forecasts. Example counts are stated on each property."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -108,11 +109,12 @@ def windows(draw: st.DrawFn, comps: tuple[Component, ...]) -> Observation:
     ready = {c: draw(st.integers(0, current[c] + 2)) for c in comps}
     reading = {c: draw(st.sampled_from([1, 2, 4, 8])) for c in comps if draw(st.booleans())}
     window_s = draw(st.sampled_from([10.0, 60.0]))
+    cluster = draw(st.one_of(st.none(), st.integers(0, 200)))
     kind = draw(st.sampled_from(["missing", "idle", "load", "load"]))
     if kind == "missing":
         return Observation.missing(
             window_s=window_s, reason="query failed", current_replicas=current,
-            ready_replicas=ready, gpus_per_worker=reading,
+            ready_replicas=ready, gpus_per_worker=reading, cluster_gpus=cluster,
         )  # fmt: skip
     requests = 0.0 if kind == "idle" else draw(st.floats(0.5, 2e5))
     loaded = requests > 0
@@ -132,6 +134,7 @@ def windows(draw: st.DrawFn, comps: tuple[Component, ...]) -> Observation:
         itl_buckets=draw(histograms()) if loaded else None,
         decode_waiting=draw(st.one_of(st.none(), st.floats(0, 1e4))),
         gpus_per_worker=reading,
+        cluster_gpus=cluster,
     )
 
 
@@ -172,6 +175,11 @@ def _real_gpus(cfg: PolicyConfig, obs: Observation, c: Component) -> int:
     return obs.gpus_per_worker.get(c) or profiled or cfg.limits(c).gpus_per_worker or 1
 
 
+def _ready_gpus(cfg: PolicyConfig, obs: Observation) -> int:
+    """GPUs the ready workers hold: the cluster's cap is never below it."""
+    return sum(n * _real_gpus(cfg, obs, c) for c, n in obs.ready_replicas.items())
+
+
 @settings(max_examples=2000, deadline=None, suppress_health_check=HEALTH)
 @given(cases())
 def test_caps_floors_budget_and_finite_numbers_hold_on_every_tick(case: Case) -> None:
@@ -194,6 +202,8 @@ def test_caps_floors_budget_and_finite_numbers_hold_on_every_tick(case: Case) ->
             assert d.reasons and d.message and "nan" not in d.message.lower()
         if budget is not None:
             assert used <= budget
+        if obs.cluster_gpus is not None:
+            assert used <= max(obs.cluster_gpus, _ready_gpus(case.config, obs))
         f = decision.correction
         assert math.isfinite(f.prefill) and f.prefill > 0
         assert math.isfinite(f.decode) and f.decode > 0
@@ -217,6 +227,27 @@ def test_the_budget_only_ever_lowers_a_target(case: Case) -> None:
     unlimited, _ = plan(obs, fc, before, free, now=now)
     for c, d in decision.components.items():
         assert d.target <= unlimited.components[c].target
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=HEALTH)
+@given(cases())
+def test_a_cut_by_the_cluster_says_capacity_unavailable(case: Case) -> None:
+    """1,000 random sequences: a component the cluster's capacity cuts (the capacity
+    below budget.max_gpus and below what the plan holds without it) says
+    capacity_unavailable, not budget_clamped, and the message has the cluster's number;
+    the same tick without a capacity reading never holds fewer workers."""
+    *_, (decision, obs, before) = _run(case)
+    now, _, fc = case.ticks[-1]
+    unread, _ = plan(replace(obs, cluster_gpus=None), fc, before, case.config, now=now)
+    budget = case.config.settings.budget.max_gpus
+    for c, d in decision.components.items():
+        assert d.target <= unread.components[c].target
+        if d.target < unread.components[c].target:
+            cluster = obs.cluster_gpus
+            assert cluster is not None and (budget is None or cluster < budget)
+            assert Reason.CAPACITY_UNAVAILABLE in d.reasons
+            assert Reason.BUDGET_CLAMPED not in d.reasons
+            assert "the cluster can place" in d.message
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=HEALTH)

@@ -60,7 +60,8 @@ def test_compressed_clock_maps_both_ways() -> None:
 
 async def test_endpoints_health_ready_metrics_status() -> None:
     """/healthz is always ok; /readyz turns ready after an observation; /metrics has
-    the fixed metric names; /status lists decisions newest first with reasons."""
+    the fixed metric names; /status lists decisions newest first with reasons, and no
+    cluster capacity for the virtual target."""
     app = ServiceApp(fast_settings(), emulate=True)
     stop = asyncio.Event()
     task = asyncio.create_task(app.run(stop, signals=False))
@@ -104,6 +105,10 @@ async def test_endpoints_health_ready_metrics_status() -> None:
     d = status["decisions"][0]
     assert d["tick"] >= 2 and set(d["reasons"]) == {"prefill", "decode"}
     assert d["observed"]["rps"] > 0
+    # the emulated graph's virtual target reports no cluster capacity: the budget is
+    # the setting's (unset here), shown as such
+    assert status["capacity"] is None and d["budget_gpus"] is None
+    assert "sla_planner_cluster_capacity_gpus NaN" in text
 
 
 async def test_not_ready_before_any_successful_observation() -> None:

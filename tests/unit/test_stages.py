@@ -120,6 +120,37 @@ def test_budget_stage_counts_real_gpus_and_only_lowers() -> None:
     assert "requested 18 GPUs > budget 12" in result.message
 
 
+def test_the_cluster_capacity_cuts_with_its_own_reason_and_numbers() -> None:
+    """The cluster can place 8 GPUs, the budget allows 12: {P: 3 x 4, D: 3 x 2} is cut
+    to 8 GPUs and says capacity_unavailable (not budget_clamped) with both numbers."""
+    obs = window(
+        10,
+        current_replicas={P: 1, D: 1},
+        ready_replicas={P: 1, D: 1},
+        gpus_per_worker={P: 4, D: 2},
+        cluster_gpus=8,
+    )
+    props = {P: _prop(1, 3), D: Proposal(component=D, current=1, desired=3, target=3)}
+    tick = _tick(obs, **{"budget.max_gpus": 12})
+    assert tick.budget.gpus == 8 and tick.budget.cluster_binds
+    out, _ = apply_budget_stage(tick, props)
+    assert out[P].target * 4 + out[D].target * 2 <= 8
+    reasons = out[P].reasons + out[D].reasons
+    assert Reason.CAPACITY_UNAVAILABLE in reasons and Reason.BUDGET_CLAMPED not in reasons
+    note = next(n for n in out[D].notes + out[P].notes if "cluster" in n)
+    assert "the cluster can place 8 GPUs for this graph (budget.max_gpus 12)" in note
+    assert "requested 18 GPUs > budget 8" in note
+
+
+def test_a_budget_below_the_cluster_capacity_still_says_budget_clamped() -> None:
+    """The cluster could place 40 GPUs but the budget is 12: the cut is the budget's."""
+    obs = window(10, current_replicas={P: 3, D: 3}, gpus_per_worker={P: 4, D: 2}, cluster_gpus=40)
+    props = {P: _prop(3, 3), D: Proposal(component=D, current=3, desired=3, target=3)}
+    out, _ = apply_budget_stage(_tick(obs, **{"budget.max_gpus": 12}), props)
+    reasons = out[P].reasons + out[D].reasons
+    assert Reason.BUDGET_CLAMPED in reasons and Reason.CAPACITY_UNAVAILABLE not in reasons
+
+
 def test_explain_puts_the_hold_first_when_nothing_moved() -> None:
     """Moved: direction first; held: the hold first, then steady."""
     moved = _prop(3, 5, reasons=(Reason.STEP_LIMITED,))
@@ -157,3 +188,11 @@ def test_the_invariant_checker_catches_each_broken_guarantee() -> None:
     assert any("> 4 handed to the budget" in f for f in found)
     with pytest.raises(InvariantViolation, match="max_replicas"):
         ensure(d, tick, requested={P: 4, D: 1})
+    small = _tick(
+        window(10, current_replicas={P: 3, D: 2}, gpus_per_worker={P: 2, D: 2}, cluster_gpus=6)
+    )
+    d = explain(small, props, LEARNED, BudgetResult({}, frozenset(), False, ""))
+    assert any(
+        "12 GPUs (real per worker) > cluster capacity 6" in f
+        for f in violations(d, small, requested={P: 5, D: 1})
+    )

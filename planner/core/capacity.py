@@ -1,0 +1,173 @@
+"""The cluster's GPU capacity for one graph: raw readings in, the most GPUs the graph can
+hold in all (its own workers included) out, with the limit that binds and why.
+
+Pure arithmetic, no I/O: the Kubernetes connector reads Nodes, Karpenter NodePools,
+ResourceQuotas and Pods (connectors/kubernetes/capacity.py) and hands the readings here.
+GPUs are counted by resource name (``nvidia.com/gpu``, a MIG profile such as
+``nvidia.com/mig-3g.40gb``: whatever the graph's workers request), one unit each.
+
+- nodes: allocatable GPUs on schedulable nodes (Ready, not cordoned), plus, for nodes
+  Karpenter manages, each NodePool's ``spec.limits`` instead of its nodes' sum (the pool
+  can grow to its limit; a pool without a GPU limit leaves the node ceiling unbounded),
+  minus the GPUs other pods hold on those nodes or wait for (Pending pods count as held);
+- quota: for each ResourceQuota key on the GPU resource, hard - used + what the graph's
+  own pods hold (they are in ``used`` and would be replaced, not added).
+
+The graph's cap is the least of the limits read; ``None`` when nothing was read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class NodeReading:
+    name: str
+    allocatable_gpus: int
+    #: Ready and not cordoned (spec.unschedulable); others add nothing
+    schedulable: bool = True
+    #: the ``karpenter.sh/nodepool`` label, when Karpenter manages the node
+    nodepool: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NodePoolReading:
+    name: str
+    #: ``spec.limits`` on the GPU resource; None: the pool sets no GPU limit
+    limit_gpus: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaReading:
+    name: str
+    #: e.g. ``requests.nvidia.com/gpu``
+    key: str
+    hard_gpus: int
+    used_gpus: int
+
+
+@dataclass(frozen=True, slots=True)
+class PodGpus:
+    """A pod that requests GPUs: bound to ``node``, or Pending (``node`` None)."""
+
+    name: str
+    gpus: int
+    node: str | None
+    #: one of the graph's own workers
+    own: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterReadings:
+    """What the connector could read; ``None`` for a kind it did not read, and why in
+    ``unread`` (e.g. RBAC forbids it)."""
+
+    resource: str = "nvidia.com/gpu"
+    nodes: tuple[NodeReading, ...] | None = None
+    nodepools: tuple[NodePoolReading, ...] | None = None
+    quotas: tuple[QuotaReading, ...] | None = None
+    pods: tuple[PodGpus, ...] | None = None
+    unread: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CapacityLimit:
+    """One limit on the graph's GPUs: where it comes from and the numbers behind it."""
+
+    source: str
+    gpus: int
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterCapacity:
+    """The graph's cap (``gpus``; None: unlimited as far as the readings go), every
+    limit that was read, and what could not be read."""
+
+    resource: str
+    gpus: int | None
+    limits: tuple[CapacityLimit, ...] = ()
+    unread: tuple[str, ...] = ()
+
+    @property
+    def binding(self) -> CapacityLimit | None:
+        """The least limit (the first such, in reading order)."""
+        return min(self.limits, key=lambda lim: lim.gpus, default=None)
+
+    def describe(self) -> str:
+        lim = self.binding
+        head = "unlimited" if lim is None else f"{lim.gpus} {self.resource} ({lim.source}: "
+        head += "" if lim is None else f"{lim.detail})"
+        tail = f"; not read: {'; '.join(self.unread)}" if self.unread else ""
+        return f"cluster capacity {head}{tail}"
+
+
+def _node_limit(r: ClusterReadings) -> CapacityLimit | None:
+    if r.nodes is None:
+        return None
+    pools = {p.name: p for p in r.nodepools or ()}
+    unbounded = sorted(p.name for p in pools.values() if p.limit_gpus is None)
+    if unbounded:
+        return None  # Karpenter may launch GPU nodes without end through these pools
+    static = [n for n in r.nodes if n.nodepool not in pools]
+    counted = {n.name for n in static if n.schedulable} | {
+        n.name for n in r.nodes if n.nodepool in pools
+    }
+    static_gpus = sum(n.allocatable_gpus for n in static if n.schedulable)
+    pool_gpus = sum(p.limit_gpus or 0 for p in pools.values())
+    ceiling = static_gpus + pool_gpus
+    held = [p for p in r.pods or () if not p.own and (p.node is None or p.node in counted)]
+    bound = sum(p.gpus for p in held if p.node is not None)
+    pending = sum(p.gpus for p in held if p.node is None)
+    ready = sum(1 for n in static if n.schedulable)
+    parts = [f"{static_gpus} allocatable on {ready} schedulable nodes"]
+    if pools:
+        parts.append(f"{pool_gpus} by NodePool limits ({', '.join(sorted(pools))})")
+    if r.pods is None:
+        parts.append("pods not read: other pods' GPUs not subtracted")
+    else:
+        parts.append(f"{bound} held by other pods, {pending} wanted by Pending pods")
+    return CapacityLimit("nodes", max(0, ceiling - bound - pending), ", ".join(parts))
+
+
+def _quota_limits(r: ClusterReadings) -> list[CapacityLimit]:
+    own = sum(p.gpus for p in r.pods or () if p.own)
+    out: list[CapacityLimit] = []
+    for q in r.quotas or ():
+        gpus = max(0, q.hard_gpus - q.used_gpus + own)
+        detail = f"{q.name} {q.key} hard {q.hard_gpus} - used {q.used_gpus} + graph's own {own}"
+        out.append(CapacityLimit("quota", gpus, detail))
+    return out
+
+
+def cluster_capacity(readings: ClusterReadings) -> ClusterCapacity:
+    """The graph's GPU cap from what was read (see the module docstring)."""
+    limits = [lim for lim in (_node_limit(readings),) if lim is not None]
+    limits += _quota_limits(readings)
+    gpus = min((lim.gpus for lim in limits), default=None)
+    return ClusterCapacity(readings.resource, gpus, tuple(limits), readings.unread)
+
+
+@dataclass(frozen=True, slots=True)
+class EffectiveBudget:
+    """The budget one tick plans in: the least of ``budget.max_gpus`` and the cluster's
+    cap, the cap never below the GPUs the graph's ready workers already hold (capacity
+    stops growth; it never removes serving workers on a reading)."""
+
+    gpus: int | None
+    configured_gpus: int | None
+    cluster_gpus: int | None
+    #: the cluster's cap is what binds (strictly below the configured budget)
+    cluster_binds: bool
+
+
+def effective_budget(
+    *, configured_gpus: int | None, cluster_gpus: int | None, ready_gpus: int
+) -> EffectiveBudget:
+    if cluster_gpus is None:
+        return EffectiveBudget(configured_gpus, configured_gpus, None, False)
+    cap = max(cluster_gpus, ready_gpus)
+    if configured_gpus is not None and configured_gpus <= cap:
+        return EffectiveBudget(configured_gpus, configured_gpus, cluster_gpus, False)
+    return EffectiveBudget(cap, configured_gpus, cluster_gpus, True)

@@ -19,6 +19,8 @@ _MODIFIERS_FIRST = (
     Reason.HELD_NO_DATA,
     Reason.BUDGET_INFEASIBLE,
     Reason.BUDGET_CLAMPED,
+    Reason.PREEMPTED,
+    Reason.POOL_CLAMPED,
     Reason.MAX_REPLICAS,
     Reason.SCALE_DOWN_MISS_HOLD,
     Reason.SCALE_DOWN_BURST_WINDOW,

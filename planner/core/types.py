@@ -47,6 +47,11 @@ class Reason(StrEnum):
     MAX_REPLICAS = "max_replicas"
     BUDGET_CLAMPED = "budget_clamped"
     BUDGET_INFEASIBLE = "budget_infeasible"
+    #: cut by the shared GPU pool's arbitration (several graphs; planner/core/arbitration.py)
+    POOL_CLAMPED = "pool_clamped"
+    #: cut because a higher-priority graph holds the pool's GPUs above its floor (the
+    #: decision's message and the tick log name it: ``preempted_by=<graph>``)
+    PREEMPTED = "preempted"
     HELD_NO_DATA = "held_no_data"
     IDLE = "idle"
     TARGET_INFEASIBLE = "target_infeasible"

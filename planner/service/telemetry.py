@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from planner.core.attainment import share_within
 from planner.core.types import Component, Observation
+from planner.service.pool_metrics import PoolMetrics
 from planner.service.tick import TickRecord
 
 _NAN = float("nan")
@@ -107,6 +108,8 @@ class Telemetry:
         )
         if attainment_objective is not None:
             self.objective.set(attainment_objective)
+        #: several graphs in one GPU pool, and their dollars (planner/service/pool_loop.py)
+        self.pool = PoolMetrics(r)
         self.recent: deque[TickRecord] = deque(maxlen=keep_decisions)
         self.last_error: TickRecord | None = None
         self.tick_count = 0

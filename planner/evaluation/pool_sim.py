@@ -15,13 +15,14 @@ runs; for the pool, the GPU-hours and dollars reserved (pool size x span) and he
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from planner.core.arbitration import ComponentAsk, GraphAsk, arbitrate
+from planner.core.config import PolicyConfig
 from planner.core.types import Decision, Observation
 from planner.emulator.build import load_emulator_trace
 from planner.perf.model import PerfModel
@@ -34,6 +35,7 @@ from planner.settings.graphs import GraphConfig, graph_configs
 from planner.sim.experiment import Experiment
 from planner.sim.metrics import summarize
 from planner.sim.pool import PoolMember, simulate_pool
+from planner.sim.report import write_pool_report
 from planner.sim.runner import SimRun
 
 DEFAULT_CONFIG = Path("deploy/examples/pool.yaml")
@@ -47,11 +49,43 @@ def _experiment(g: GraphConfig) -> Experiment:
 
 
 def _members(graphs: tuple[GraphConfig, ...]) -> list[PoolMember]:
+    """Each graph starts warm with the fleet ``simulate`` starts it with (the fewest
+    replicas that serve the first interval + start-up, searched: Experiment)."""
     out = []
     for g in graphs:
         exp = _experiment(g)
-        out.append(PoolMember(name=g.name, experiment=exp, initial=exp.sized_initial_fleet()))
+        out.append(PoolMember(name=g.name, experiment=exp, initial=exp.initial_fleet()))
     return out
+
+
+def _in_pool(
+    graphs: tuple[GraphConfig, ...], members: list[PoolMember], *, pool_gpus: int
+) -> list[PoolMember]:
+    """The initial fleets cut to the pool by the same arbitration (higher priority first)."""
+    asks = [
+        GraphAsk(
+            name=m.name,
+            components={
+                c: ComponentAsk(
+                    requested=n,
+                    minimum=PolicyConfig(settings=g.settings, perf=m.experiment.planner_perf)
+                    .limits(c)
+                    .min_replicas,
+                    gpus_per_worker=m.experiment.gpus[c],
+                )
+                for c, n in m.initial.items()
+            },
+            priority=g.entry.priority,
+            weight=g.entry.weight,
+            floor_gpus=g.entry.floor_gpus,
+        )
+        for g, m in zip(graphs, members, strict=True)
+    ]
+    grants = arbitrate(asks, pool_gpus=pool_gpus).grants
+    return [
+        PoolMember(name=m.name, experiment=m.experiment, initial=dict(grants[m.name].targets))
+        for m in members
+    ]
 
 
 def run_separate(graphs: tuple[GraphConfig, ...], members: list[PoolMember]) -> dict[str, SimRun]:
@@ -71,6 +105,7 @@ def run_shared(
 ) -> tuple[dict[str, SimRun], dict[str, int]]:
     perfs = {m.name: m.experiment.planner_perf for m in members}
     pool = PoolPlanner(graphs, pool_gpus=pool_gpus, perfs=perfs)
+    members = _in_pool(graphs, members, pool_gpus=pool_gpus)
     cuts = {g.name: 0 for g in graphs}
 
     def decide(obs: Mapping[str, Observation], now: float) -> Mapping[str, Decision]:
@@ -147,8 +182,8 @@ def table(result: dict[str, Any]) -> str:
     """The measurement as the markdown table docs/pool.md records."""
     lines = [
         "| graph | priority | run | SLA attainment | requests met SLO | peak GPUs | GPU-h held "
-        "| $ held | $ / 1k met |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| $ held | $ / 1k met | intervals cut |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["graphs"]:
         for label in ("separate", "shared"):
@@ -157,7 +192,7 @@ def table(result: dict[str, Any]) -> str:
             lines.append(
                 f"| {r['graph']} | {r['priority']} | {label} | {100 * x['attainment']:.2f}% "
                 f"| {x['good_requests']:,} | {x['peak_gpus']} | {x['gpu_hours']:.2f} "
-                f"| {x['usd']:.2f} | {per_k} |"
+                f"| {x['usd']:.2f} | {per_k} | {r['intervals_cut'] if label == 'shared' else 0} |"
             )
     lines += ["", "| pools | GPUs reserved | GPU-h reserved | $ reserved | GPU-h held | $ held |"]
     lines.append("|---|---|---|---|---|---|")
@@ -178,11 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {"pool.gpus": args.pool_gpus} if args.pool_gpus else None
     settings = load_settings(config_file=args.config, overrides=overrides)
     result = measure(settings)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.json").write_text(json.dumps(result, indent=2))
+    written = write_pool_report(Path(args.out), result=result, table=table(result))
     print(table(result))
-    print(f"simulated in {result['wall_s']} s; wrote {out / 'summary.json'}", file=sys.stderr)
+    print(f"simulated in {result['wall_s']} s; wrote {written['report']}", file=sys.stderr)
     return 0
 
 

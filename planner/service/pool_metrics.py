@@ -44,7 +44,7 @@ class PoolMetrics:
             "sla_planner_cost_usd", "Dollars spent on the graph's GPUs", ["graph"], registry=r
         )
         self.usd_per_1k = Gauge(
-            "sla_planner_cost_usd_per_1k_good_requests",
+            "sla_planner_cost_usd_per_thousand_good_requests",
             "Dollars per 1,000 requests that met the TTFT target, since start-up (NaN "
             "before the first)",
             ["graph"],

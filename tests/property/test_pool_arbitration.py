@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +15,7 @@ from planner.core.arbitration import ComponentAsk, GraphAsk, PoolResult, arbitra
 from planner.core.invariants import pool_violations
 from planner.core.types import Component, Reason
 
+pytestmark = pytest.mark.slow
 P, D, A = Component.PREFILL, Component.DECODE, Component.AGG
 NAMES = ("alpha", "bravo", "chat", "code", "echo")
 

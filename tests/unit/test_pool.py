@@ -192,3 +192,38 @@ def test_cost_meter_prices_gpu_hours_and_good_requests() -> None:
     assert m.usd == pytest.approx(4.0)
     assert m.usd_per_1k_good == pytest.approx(2.0)
     assert m.usd_per_hour == pytest.approx(8.0)
+
+
+def test_docs_show_the_tested_example_file() -> None:
+    """The settings example in docs/pool.md is deploy/examples/pool.yaml (same tree)."""
+    import re
+
+    doc = (REPO / "docs" / "pool.md").read_text()
+    block = re.search(r"```yaml\n(.*?)```", doc, re.S)
+    assert block is not None
+    assert yaml.safe_load(block.group(1)) == yaml.safe_load(EXAMPLE.read_text())
+
+
+def test_every_reason_code_is_documented() -> None:
+    """Every ``reason`` label value (Reason) has a row in docs/service.md's reason table,
+    the pool's pool_clamped and preempted included."""
+    doc = (REPO / "docs" / "service.md").read_text()
+    table = doc.split("### Reason codes", 1)[1].split("\n\n", 2)[2]
+    missing = [r.value for r in Reason if f"`{r.value}`" not in table]
+    assert missing == []
+
+
+def test_priced_summaries_and_the_html_report_show_dollars() -> None:
+    """priced(): 2 GPU-hours at $3 is $6; with 1,000 of 2,000 requests within target,
+    $6 per 1,000; the HTML report shows the dollar columns only when priced."""
+    from planner.sim.report import priced, render_report
+    from tests.unit.test_report import META, _summary
+
+    s = _summary("sla", 0.5, 2.0)
+    s["requests"] = 2000
+    p = priced(s, usd_per_gpu_hour=3.0)
+    assert p["usd"] == pytest.approx(6.0) and p["usd_per_1k_good"] == pytest.approx(6.0)
+    plain = render_report(summaries=[p], meta=META, images=[])
+    dollars = render_report(summaries=[p], meta={**META, "usd_per_gpu_hour": 3.0}, images=[])
+    assert "$ / 1k met" not in plain and "$ / 1k met" in dollars
+    assert "6.000" in dollars

@@ -72,12 +72,22 @@ class PoolPlanner:
             out.append(GraphAsk(name=name, components=comps, floor_gpus=e.floor_gpus))
         return out
 
-    def step(self, observations: Mapping[str, Observation], *, now: float) -> PoolDecision:
-        """Record each graph's window (all ending at ``now``) and decide for the pool."""
+    def step(
+        self,
+        observations: Mapping[str, Observation],
+        *,
+        now: float,
+        cap_gpus: int | None = None,
+    ) -> PoolDecision:
+        """Record each graph's window (all ending at ``now``) and decide for the pool.
+        ``cap_gpus``: what the cluster can hold this tick (e.g. from its nodes and
+        quotas); the pool is ``min(pool_gpus, cap_gpus)``."""
         decisions = {n: p.step(observations[n], now=now) for n, p in self.planners.items()}
-        return self.arbitrate(decisions, now=now)
+        return self.arbitrate(decisions, now=now, cap_gpus=cap_gpus)
 
-    def arbitrate(self, decisions: Mapping[str, Decision], *, now: float) -> PoolDecision:
+    def arbitrate(
+        self, decisions: Mapping[str, Decision], *, now: float, cap_gpus: int | None = None
+    ) -> PoolDecision:
         """Cut the graphs' own ``decisions`` to the pool and settle each graph's state."""
         asks = [
             graph_ask(
@@ -90,7 +100,8 @@ class PoolPlanner:
             )
             for n, d in decisions.items()
         ]
-        result = arbitrate(asks, pool_gpus=self.pool_gpus)
+        pool_gpus = self.pool_gpus if cap_gpus is None else min(self.pool_gpus, cap_gpus)
+        result = arbitrate(asks, pool_gpus=max(0, pool_gpus))
         ensure_pool(result, asks)
         out: dict[str, Decision] = {}
         for n, d in decisions.items():

@@ -26,7 +26,7 @@ from planner.pool.planner import PoolDecision, PoolPlanner
 from planner.pool.pricing import CostMeter
 from planner.service.grid import GridLoop
 from planner.service.telemetry import Telemetry
-from planner.service.tick import TickRecord, tick_line
+from planner.service.tick import TickRecord, tick_dict, tick_line
 from planner.settings import PlannerSettings
 
 log = logging.getLogger("sla_planner.tick")
@@ -186,6 +186,15 @@ class PoolService(GridLoop):
                 error_kind=kind,
                 error=detail,
             )
+            pool: dict[str, object] = {"usd_per_hour": round(link.cost.usd_per_hour, 4)}
+            if out is not None:
+                g = out.result.grants[n]
+                pool |= {"asked_gpus": g.asked_gpus, "granted_gpus": g.granted_gpus}
+                if g.preempted_by:
+                    pool["preempted_by"] = g.preempted_by
+            if self.settings.service.log_format == "json":
+                log.info("tick %d", rec.index, extra={"graph": n, **tick_dict(rec), "pool": pool})
+                continue
             extra = [f"usd_per_h={link.cost.usd_per_hour:.2f}"]
             if out is not None:
                 g = out.result.grants[n]

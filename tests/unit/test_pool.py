@@ -227,3 +227,31 @@ def test_priced_summaries_and_the_html_report_show_dollars() -> None:
     dollars = render_report(summaries=[p], meta={**META, "usd_per_gpu_hour": 3.0}, images=[])
     assert "$ / 1k met" not in plain and "$ / 1k met" in dollars
     assert "6.000" in dollars
+
+
+def _agg(name: str, requested: int, **kw: Any) -> GraphAsk:
+    return GraphAsk(name=name, components={Component.AGG: ComponentAsk(requested, 0, 1)}, **kw)
+
+
+def test_weights_share_what_is_left_within_one_priority() -> None:
+    """Two graphs of one priority, weights 2 and 1, both asking 20 of a 12-GPU pool with
+    floors of 1: the 10 GPUs left go 7 to 3 (2:1 to within one GPU, the tie to the first
+    name), and both say pool_clamped (nobody of a higher priority holds them)."""
+    result = arbitrate(
+        [_agg("a", 20, weight=2.0, floor_gpus=1), _agg("b", 20, weight=1.0, floor_gpus=1)],
+        pool_gpus=12,
+    )
+    a, b = result.grants["a"], result.grants["b"]
+    assert (a.granted_gpus - 1, b.granted_gpus - 1) == (7, 3)
+    assert a.reason is b.reason is Reason.POOL_CLAMPED
+
+
+def test_a_cluster_cap_below_the_pool_is_applied(tmp_path: Path) -> None:
+    """``PoolPlanner.step(cap_gpus=...)``: the pool is min(pool.gpus, the cap) that tick."""
+    tree = _tree()
+    tree["pool"]["gpus"] = 20
+    pool = PoolPlanner(
+        graph_configs(load_settings(config_file=_write(tmp_path, tree))), pool_gpus=20
+    )
+    out = pool.step({"chat": window(20.0), "code": window(20.0)}, now=60.0, cap_gpus=6)
+    assert out.result.pool_gpus == 6 and out.result.used_gpus <= 6

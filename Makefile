@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test check lint format typecheck bench evaluate feasibility backtests clean deploy-check image image-check gpu-wheel gpu-test
+.PHONY: install run test check lint format typecheck bench pool-sim evaluate feasibility backtests clean deploy-check image image-check gpu-wheel gpu-test
 
 install: $(STAMP)
 
@@ -99,3 +99,9 @@ gpu-test:
 	@if ls .whl/pycuda-*.whl >/dev/null 2>&1; then \
 	  $(GPU_PY) -m pip install -q --no-index -f .whl pycuda; fi
 	$(GPU_PY) -m pytest -m gpu tests/gpu
+
+# Two graphs (Azure conversation x30 at priority 10, Azure code x15 at priority 1) on one
+# 30-GPU pool against two separately budgeted pools -> out/pool-sim/ and the table in
+# docs/pool.md (~30 s). The settings: deploy/examples/pool.yaml.
+pool-sim: install
+	$(PY) -m planner.evaluation.pool_sim

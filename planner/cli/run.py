@@ -94,6 +94,16 @@ def run_service(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     _logging(settings)
+    if settings.graphs:  # one planner, several graphs in one GPU pool (docs/pool.md)
+        from planner.service.pool_app import PoolApp
+
+        pool = PoolApp(settings, emulate=True if args.emulate else None)
+        result = asyncio.run(pool.run())
+        print(f"\nticks {result.ticks} (failed {result.tick_errors})")
+        for name, summary in (result.summary or {}).items():
+            print(f"{name}:")
+            print("\n".join(summary.lines()))
+        return 0
     app = ServiceApp(settings, emulate=True if args.emulate else None)
     try:
         result = asyncio.run(app.run())

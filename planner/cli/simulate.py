@@ -36,7 +36,21 @@ def register(sub: Any) -> None:
         "Requests no fleet can serve within the targets, and requests outside the "
         "profile's measured range, are counted and reported (and warned about on stderr).",
     )
-    p.add_argument("--trace", required=True, help="Azure CSV, Mooncake JSONL or ServeGen tar.gz")
+    p.add_argument(
+        "--trace", help="Azure CSV, Mooncake JSONL or ServeGen tar.gz (required but with --graphs)"
+    )
+    p.add_argument(
+        "--graphs",
+        action="store_true",
+        help="simulate the graphs of --config (each its own emulator.trace and profile) on "
+        "one shared pool (pool.gpus) against separately budgeted pools (docs/pool.md)",
+    )
+    p.add_argument(
+        "--usd-per-gpu-hour",
+        type=float,
+        help="price one GPU-hour: the report adds dollars and dollars per 1,000 requests "
+        "that met the SLO (with --graphs: pool.prices)",
+    )
     p.add_argument(
         "--policy",
         nargs="+",
@@ -150,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
     from planner.settings import load_settings
     from planner.sim.experiment import Experiment
     from planner.sim.parallel import default_jobs
-    from planner.sim.report import write_report
+    from planner.sim.report import priced, write_report
     from planner.sim.truth import scaled_profile
     from planner.workload.readers import read_request_trace
 
@@ -158,6 +172,12 @@ def run(args: argparse.Namespace) -> int:
         f: getattr(args, d) for d, (f, _) in SETTINGS_FLAGS.items() if getattr(args, d) is not None
     }
     settings = load_settings(config_file=args.config, overrides=overrides)
+    if args.graphs:
+        return _run_pool(args, settings)
+    if not args.trace:
+        raise ConfigError("--trace", None, "a trace file (or --graphs with a multi-graph --config)")
+    if args.usd_per_gpu_hour is not None and args.usd_per_gpu_hour <= 0:
+        raise ConfigError("--usd-per-gpu-hour", args.usd_per_gpu_hour, "> 0")
     if args.rate_scale <= 0:
         raise ConfigError("--rate-scale", args.rate_scale, "> 0")
     if args.jobs is not None and args.jobs < 1:
@@ -239,7 +259,10 @@ def run(args: argparse.Namespace) -> int:
         "initial_fleet": {c.value: n for c, n in exp.initial_fleet().items()},
         "jobs": jobs,
         "wall_s": round(wall, 2),
+        "usd_per_gpu_hour": args.usd_per_gpu_hour,
     }
+    if args.usd_per_gpu_hour is not None:
+        summaries = [priced(x, usd_per_gpu_hour=args.usd_per_gpu_hour) for x in summaries]
     out = Path(args.out) if args.out else Path("out/sim") / Path(args.trace).name.split(".")[0]
     written = write_report(
         out,
@@ -265,5 +288,23 @@ def run(args: argparse.Namespace) -> int:
             f"{s['itl_ms']['p99'] or 0:8.1f} {sum(s['scale_events'].values()):7d} "
             f"{sum(s['direction_reversals'].values()):5d}"
         )
+    print(f"wrote {written['summary']} and {written['report']}")
+    return 0
+
+
+def _run_pool(args: argparse.Namespace, settings: Any) -> int:
+    """``simulate --graphs``: the shared-pool measurement of planner/evaluation/pool_sim.py."""
+    from pathlib import Path
+
+    from planner.errors import ConfigError
+    from planner.evaluation.pool_sim import measure, table
+    from planner.sim.report import write_pool_report
+
+    if not settings.graphs:
+        raise ConfigError("--graphs", True, "a --config that lists graphs (docs/pool.md)")
+    result = measure(settings)
+    out = Path(args.out) if args.out else Path("out/sim/pool")
+    written = write_pool_report(out, result=result, table=table(result))
+    print(table(result))
     print(f"wrote {written['summary']} and {written['report']}")
     return 0

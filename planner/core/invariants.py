@@ -23,8 +23,9 @@ service then keeps the current replicas) instead of writing a bad target.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
+from planner.core.arbitration import GraphAsk, PoolResult
 from planner.core.tick import Tick
 from planner.core.types import Component, Decision, Reason
 from planner.errors import InvariantViolation
@@ -64,3 +65,32 @@ def ensure(decision: Decision, tick: Tick, *, requested: Mapping[Component, int]
     found = violations(decision, tick, requested=requested)
     if found:
         raise InvariantViolation("decision breaks the core's guarantees: " + "; ".join(found))
+
+
+def pool_violations(result: PoolResult, asks: Sequence[GraphAsk]) -> list[str]:
+    """Every broken pool guarantee, in words. For a pool of P GPUs and graphs g with
+    asks a_gc, minimums m_gc and GPUs per worker w_gc (planner/core/arbitration.py):
+
+    6. sum over g, c of target_gc x w_gc <= P, unless the minimums alone exceed P;
+    7. target_gc <= a_gc (the pool never raises a graph);
+    8. target_gc >= min(m_gc, a_gc) unless the pool is infeasible.
+    """
+    found: list[str] = []
+    if not result.infeasible and result.used_gpus > result.pool_gpus:
+        found.append(f"{result.used_gpus} GPUs (real per worker) > pool {result.pool_gpus}")
+    for g in asks:
+        grant = result.grants[g.name]
+        for c, a in g.components.items():
+            t = grant.targets[c]
+            if t > a.requested:
+                found.append(f"{g.name} {c.value} target {t} > its ask {a.requested}")
+            if not result.infeasible and t < min(a.minimum, a.requested):
+                found.append(f"{g.name} {c.value} target {t} < min_replicas {a.minimum}")
+    return found
+
+
+def ensure_pool(result: PoolResult, asks: Sequence[GraphAsk]) -> None:
+    """Raise ``InvariantViolation`` listing what the pool arbitration broke, if anything."""
+    found = pool_violations(result, asks)
+    if found:
+        raise InvariantViolation("pool arbitration breaks its guarantees: " + "; ".join(found))

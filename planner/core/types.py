@@ -50,6 +50,11 @@ class Reason(StrEnum):
     #: cut to the GPUs the cluster can place (nodes, NodePool limits, quota), which are
     #: fewer than ``budget.max_gpus``: growing further would only make Pending pods
     CAPACITY_UNAVAILABLE = "capacity_unavailable"
+    #: cut by the shared GPU pool's arbitration (several graphs; planner/core/arbitration.py)
+    POOL_CLAMPED = "pool_clamped"
+    #: cut because a higher-priority graph holds the pool's GPUs above its floor (the
+    #: decision's message and the tick log name it: ``preempted_by=<graph>``)
+    PREEMPTED = "preempted"
     HELD_NO_DATA = "held_no_data"
     IDLE = "idle"
     TARGET_INFEASIBLE = "target_infeasible"

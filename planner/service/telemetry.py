@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from planner.core.attainment import share_within
 from planner.core.capacity import ClusterCapacity
 from planner.core.types import Component, Observation
+from planner.service.pool_metrics import PoolMetrics
 from planner.service.tick import TickRecord
 
 _NAN = float("nan")
@@ -134,6 +135,8 @@ class Telemetry:
         )
         #: the last capacity reading, for /status (None: the connector reports none)
         self.last_capacity: ClusterCapacity | None = None
+        #: several graphs in one GPU pool, and their dollars (planner/service/pool_loop.py)
+        self.pool = PoolMetrics(r)
         self.recent: deque[TickRecord] = deque(maxlen=keep_decisions)
         self.last_error: TickRecord | None = None
         self.tick_count = 0

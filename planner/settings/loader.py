@@ -4,7 +4,6 @@ variables included, becomes one ``ConfigError`` that lists them all in plain wor
 
 from __future__ import annotations
 
-import difflib
 import os
 from pathlib import Path
 from typing import Any
@@ -12,62 +11,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from planner.errors import ConfigError
+from planner.settings.describe import describe, section, suggest
+from planner.settings.graphs import graph_configs
 from planner.settings.tree import CONFIG_FILE_VAR, ENV_PREFIX, PlannerSettings
-
-
-def _section(model: type[BaseModel], path: tuple[str, ...]) -> type[BaseModel] | None:
-    """The settings section at ``path`` (None when the path leaves the tree)."""
-    for part in path:
-        field = model.model_fields.get(part)
-        ann = field.annotation if field is not None else None
-        # Optional sections (kubernetes: X | None) hold the model in their args
-        candidates = [ann, *getattr(ann, "__args__", ())]
-        nxt = next(
-            (a for a in candidates if isinstance(a, type) and issubclass(a, BaseModel)), None
-        )
-        if nxt is None:
-            return None
-        model = nxt
-    return model
-
-
-def _suggest(word: str, choices: list[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest choice, compared case-insensitively."""
-    by_lower = {c.lower(): c for c in choices}
-    close = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
-    return f" (did you mean {by_lower[close[0]]!r}?)" if close else ""
-
-
-#: pydantic error types whose own wording is for programmers, in the user's words
-_PLAIN = {
-    "model_type": "a section of settings (a mapping of names to values)",
-    "model_attributes_type": "a section of settings (a mapping of names to values)",
-    "dict_type": "a mapping of names to values",
-}
-
-
-def _describe(err: Any) -> tuple[str, object, str]:
-    loc = tuple(str(p) for p in err.get("loc", ()))
-    field = ".".join(loc) or "<settings>"
-    value = err.get("input")
-    kind = err.get("type", "")
-    if kind == "extra_forbidden":
-        parent = _section(PlannerSettings, loc[:-1])
-        prefix = "".join(f"{p}." for p in loc[:-1])
-        known = [prefix + k for k in sorted(parent.model_fields)] if parent is not None else []
-        where = f" of {'.'.join(loc[:-1])}" if loc[:-1] else ""
-        return field, value, f"a known setting{where}" + _suggest(field, known)
-    if kind == "missing":
-        return field, "<unset>", "a value (this setting is required)"
-    if kind in _PLAIN:
-        return field, value, _PLAIN[kind]
-    text = str(err.get("msg", "a valid value"))
-    for prefix in ("Value error, ", "Input should be ", "Assertion failed, "):
-        text = text.removeprefix(prefix)
-    ctx = err.get("ctx") or {}
-    if "expected" in ctx and str(ctx["expected"]) not in text:
-        text = f"{text} ({ctx['expected']})"
-    return field, value, text
 
 
 def _env_problems() -> list[tuple[str, object, str]]:
@@ -83,9 +29,9 @@ def _env_problems() -> list[tuple[str, object, str]]:
                 known = [
                     ENV_PREFIX + "__".join((*parts[:depth], k)).upper() for k in model.model_fields
                 ]
-                problems.append((name, value, "a known PLANNER_ variable" + _suggest(name, known)))
+                problems.append((name, value, "a known PLANNER_ variable" + suggest(name, known)))
                 break
-            sub = _section(model, (part,))
+            sub = section(model, (part,))
             if sub is None:
                 break  # a plain (or mapping) field: its value is pydantic's to check
             model = sub
@@ -146,7 +92,7 @@ def load_settings(
             os.environ.pop(CONFIG_FILE_VAR, None)
         settings = PlannerSettings(**init)
     except ValidationError as exc:
-        described = [_describe(e) for e in exc.errors()]
+        described = [describe(e) for e in exc.errors()]
         # an unknown PLANNER_ variable also reaches pydantic as an unknown key: say it once
         from_env = {_env_name(f) for f, _, _ in problems}
         described = [d for d in described if _env_name(d[0]) not in from_env]
@@ -158,4 +104,6 @@ def load_settings(
             os.environ[CONFIG_FILE_VAR] = previous
     if problems:
         raise ConfigError.of(problems)
+    if settings.graphs:
+        graph_configs(settings)  # every graph's problems, at start-up
     return settings

@@ -19,6 +19,7 @@ from planner.core.settings import PolicySettings
 from planner.forecast.settings import PredictorSettings
 from planner.perf.preswept import parse_row
 from planner.perf.profile import DEFAULT_PROFILE_DIR, NonMonotonic
+from planner.settings.pool import GraphSettings, PoolSettings
 from planner.settings.sections import EmulatorSettings, ServiceSettings
 
 ENV_PREFIX = "PLANNER_"
@@ -47,6 +48,10 @@ class PlannerSettings(PolicySettings, BaseSettings):
     metrics: MetricsSettings = MetricsSettings()
     service: ServiceSettings = ServiceSettings()
     emulator: EmulatorSettings = EmulatorSettings()
+    #: a GPU pool shared by several graphs (docs/pool.md); unused with no ``graphs``
+    pool: PoolSettings = PoolSettings()
+    #: the graphs one planner plans in one pool; empty: one graph, these settings
+    graphs: tuple[GraphSettings, ...] = ()
 
     @field_validator("profile_row", mode="before")
     @classmethod

@@ -188,3 +188,26 @@ def write_report(
     page = render_report(summaries=summaries, meta=meta, images=images, goal=goal)
     written["report"].write_text(page)
     return written
+
+
+def priced(summary: dict[str, Any], *, usd_per_gpu_hour: float) -> dict[str, Any]:
+    """``summary`` with dollars: ``usd`` for its GPU-hours and ``usd_per_1k_good``, per
+    1,000 requests that met both targets (None when none did)."""
+    usd = summary["gpu_hours"] * usd_per_gpu_hour
+    good = summary["attainment"]["both"] * summary["requests"]
+    per_k = usd / good * 1000.0 if good > 0 else None
+    return {**summary, "usd": usd, "usd_per_1k_good": per_k}
+
+
+def write_pool_report(out_dir: Path, *, result: dict[str, Any], table: str) -> dict[str, Path]:
+    """A shared-pool measurement (planner/evaluation/pool_sim.py): summary.json and
+    report.md with its table (attainment, GPU-hours and dollars per graph and pool)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = {"summary": out_dir / "summary.json", "report": out_dir / "report.md"}
+    written["summary"].write_text(json.dumps(result, indent=2, default=str) + "\n")
+    head = (
+        f"# {len(result['graphs'])} graphs on one pool of {result['pool_gpus']} GPUs\n\n"
+        f"Span {result['span_h']:.2f} h; simulated in {result['wall_s']} s.\n\n"
+    )
+    written["report"].write_text(head + table + "\n")
+    return written

@@ -22,6 +22,7 @@ from planner.clock import ServiceClock
 from planner.core.attainment import share_within
 from planner.core.types import Observation
 from planner.errors import ConnectorError
+from planner.pool.capacity import pool_cap_gpus
 from planner.pool.planner import PoolDecision, PoolPlanner
 from planner.pool.pricing import CostMeter
 from planner.service.grid import GridLoop
@@ -90,6 +91,14 @@ class PoolService(GridLoop):
         }
         return graphs, obs
 
+    def _held_gpus(self, name: str, graph: GraphState) -> int:
+        """GPUs graph ``name``'s desired workers hold (each worker's real GPUs)."""
+        config = self.pool.planners[name].config
+        return sum(
+            st.desired * config.gpus_per_worker(c, reading=st.gpus_per_worker).gpus
+            for c, st in graph.components.items()
+        )
+
     def _account(
         self, now: float, graphs: dict[str, GraphState], obs: dict[str, Observation]
     ) -> None:
@@ -97,11 +106,7 @@ class PoolService(GridLoop):
         seconds = 0.0 if self._last_s is None else max(0.0, now - self._last_s)
         self._last_s = now
         for n, link in self.links.items():
-            config = self.pool.planners[n].config
-            gpus = sum(
-                st.desired * config.gpus_per_worker(c, reading=st.gpus_per_worker).gpus
-                for c, st in graphs[n].components.items()
-            )
+            gpus = self._held_gpus(n, graphs[n])
             before = link.cost.usd
             link.cost.hold(gpus=float(gpus), seconds=seconds)
             o = obs[n]
@@ -130,7 +135,14 @@ class PoolService(GridLoop):
             graphs, obs = await self._snapshot()
             self.observed_once = self.observed_once or any(not o.is_missing for o in obs.values())
             self._account(now, graphs, obs)
-            out = await asyncio.to_thread(self.pool.step, obs, now=now)
+            cap = pool_cap_gpus(
+                caps={
+                    n: g.capacity.gpus if g.capacity is not None else None
+                    for n, g in graphs.items()
+                },
+                own_gpus={n: self._held_gpus(n, graphs[n]) for n in graphs},
+            )
+            out = await asyncio.to_thread(self.pool.step, obs, now=now, cap_gpus=cap)
             self.telemetry.pool.arbitration(out.result)
             # givers first: the graph releasing the most GPUs writes first
             order = sorted(out.decisions, key=lambda n: _change_gpus(out, graphs, n))

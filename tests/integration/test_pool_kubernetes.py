@@ -114,3 +114,67 @@ async def test_two_graphs_on_two_dgds_share_one_pool(tmp_path: Path) -> None:
         for c in connectors.values():
             await c.close()
         await fake.close()
+
+
+async def test_the_pool_is_cut_to_what_the_cluster_can_place(tmp_path: Path) -> None:
+    """Both graphs read the cluster's capacity: one 8-GPU node holding their 6 GPUs of
+    workers. Under load (both ask for more than the node), with pool.gpus 20, the pool is
+    cut to the 8 GPUs the node can place (2 free + the 6 the graphs hold): the graphs
+    together hold 8 and no Pending pod is created."""
+    import yaml
+
+    clock = ManualClock()
+    fake = FakeKubeApi(cluster=Cluster(clock=clock))
+    fake.cluster.add_node("gpu-a", 8)
+    _seed(fake.cluster)
+    await fake.start()
+    kubeconfig = fake.write_kubeconfig(tmp_path / "kc", namespace="ns1")
+    tree = {
+        "predictor": {"name": "constant"},
+        "pool": {"gpus": 20},
+        "graphs": [
+            {"name": "chat", "priority": 10, "floor_gpus": 3},
+            {"name": "code", "priority": 1, "floor_gpus": 3},
+        ],
+    }
+    path = tmp_path / "pool.yaml"
+    path.write_text(yaml.safe_dump(tree))
+    settings = load_settings(config_file=path)
+    connectors = {
+        n: KubernetesConnector(
+            k8s_settings("k8s-dgd", kubeconfig, graph_name=n, cluster_capacity=True),
+            identity="planner-a",
+            clock=clock,
+        )
+        for n in GRAPHS
+    }
+    try:
+        links = {
+            n: GraphLink(
+                source=_Loaded(), connector=c, cost=CostMeter(usd_per_gpu_hour=0.0), ttft_ms=500
+            )
+            for n, c in connectors.items()
+        }
+        service = PoolService(
+            settings=settings,
+            pool=PoolPlanner(graph_configs(settings), pool_gpus=20),
+            links=links,
+            telemetry=Telemetry(),
+            clock=ServiceClock.start(),
+        )
+        out = await service.tick()
+        assert out is not None and service.consecutive_failures == 0
+        asked = sum(g.asked_gpus for g in out.result.grants.values())
+        got = {n: _replicas(fake.cluster, n) for n in GRAPHS}
+        held = sum(r[P] * 2 + r[D] for r in got.values())
+        assert out.result.pool_gpus == 8 and asked > 8 and held == 8, (asked, got, out.result)
+        pending = [
+            p["metadata"]["name"]
+            for p in fake.cluster.objects(("", "pods", "ns1"))
+            if p["status"]["phase"] == "Pending"
+        ]
+        assert pending == []
+    finally:
+        for c in connectors.values():
+            await c.close()
+        await fake.close()

@@ -27,6 +27,11 @@ from planner.core.types import Forecast, Observation
 
 KEEP = 256
 MIN_RESOLVED = 10
+#: a margin is a multiple of the point forecast; against a point that reads zero (a
+#: subnormal rate after an idle spell) upper / point overflows a float, and the planned
+#: rate point x margin would be infinite. Capped here: the product stays the tiny rate
+#: it is, as a point of exactly 0 would plan nothing.
+MAX_MARGIN = 1e6
 #: (target window end s, output tokens/s forecast)
 Pending = tuple[float, float]
 
@@ -62,12 +67,12 @@ class DemandBand:
     def margins(self, forecast: Forecast) -> tuple[float, float, str]:
         """(prefill, decode) planned demand as multiples of the point forecast, and a note."""
         rate = forecast.request_rate_rps
-        band = rate.upper / rate.point if rate.point > 0 else 1.0
+        band = min(rate.upper / rate.point, MAX_MARGIN) if rate.point > 0 else 1.0
         point = rate.point * forecast.osl_tokens.point
         if len(self.residuals) < MIN_RESOLVED or point <= 0:
             return band, band, f"margin x{band:.2f} (the rate's q{forecast.quantile:g} band)"
         q = float(np.quantile(np.asarray(self.residuals), forecast.quantile))
-        decode = max(1.0, (point + q) / point)
+        decode = min(max(1.0, (point + q) / point), MAX_MARGIN)
         note = (
             f"margins prefill x{band:.2f} (rate band), decode x{decode:.2f} "
             f"(q{forecast.quantile:g} of {len(self.residuals)} measured errors)"

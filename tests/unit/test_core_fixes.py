@@ -202,3 +202,14 @@ def test_decode_correction_skips_a_kv_bound_window() -> None:
     d, _ = decide(obs, forecast(100, osl=500), config())
     assert d.correction.decode == 1.0
     assert "decode fit held" in d.message and "(KV at final context" in d.message
+
+
+def test_a_subnormal_rate_after_a_loaded_window_plans_without_overflow() -> None:
+    """A window of 2.2e-313 req/s after 20 req/s (a constant forecaster's point reads
+    it, its cold band stays wide): upper / point overflowed and plan() raised
+    OverflowError; now the margin is capped and every decision is finite."""
+    planner = Planner(load_settings(overrides={"predictor.name": "constant"}))
+    cur = {P: 1, D: 1}
+    for i, rate in enumerate([20.0, 2.2e-313, 5e-320]):
+        d = planner.step(window(rate, current_replicas=cur, ready_replicas=cur), now=60.0 * (i + 1))
+        assert all(t >= 0 for t in d.targets.values())

@@ -1,0 +1,120 @@
+"""``simulate --history FILE``: the file's load expanded into requests for the policies,
+and what actually ran beside them (measured GPU-hours and attainment, and the real
+fleet replayed as a fixed schedule: the simulator's own error on this cluster)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from planner.errors import ConfigError
+from planner.history.expand import ExpansionNote, expand_history
+from planner.history.format import HistoryFile, read_history
+from planner.history.replay import (
+    ScheduleController,
+    measured_attainment,
+    measured_gpu_hours,
+    predicted_attainment,
+    schedule,
+    sim_error,
+)
+from planner.sim.experiment import Experiment
+from planner.sim.metrics import summarize
+from planner.sim.runner import SimRun
+from planner.workload.trace import RequestTrace
+
+
+def settings_overrides(path: str | Path, given: dict[str, Any]) -> dict[str, Any]:
+    """The interval and mode the file was pulled at (a different ``--interval-s`` is an
+    error: the rows are counts per interval)."""
+    meta = read_history(path).meta
+    out = dict(given)
+    interval = out.get("interval_s")
+    if interval is not None and not math.isclose(interval, meta.interval_s):
+        raise ConfigError("--interval-s", interval, f"{meta.interval_s:g}, the interval of {path}")
+    out["interval_s"] = meta.interval_s
+    if "mode" not in out:
+        out["mode"] = "agg" if meta.components == ("agg",) else "disagg"
+    return out
+
+
+@dataclass
+class HistoryReplay:
+    path: Path
+    history: HistoryFile
+    trace: RequestTrace
+    note: ExpansionNote
+
+    @classmethod
+    def load(cls, path: str | Path, *, seed: int) -> HistoryReplay:
+        p = Path(path)
+        history = read_history(p)
+        trace, note = expand_history(history, seed=seed, name=p.stem)
+        return cls(path=p, history=history, trace=trace, note=note)
+
+    def run_actual(self, exp: Experiment) -> tuple[dict[str, Any], SimRun, dict[str, Any]]:
+        """The real fleet replayed as a fixed schedule, its summary, and the comparison
+        of measured and replayed (over the intervals the replay covers)."""
+        n = max(1, math.ceil((self.trace.duration_s + 1e-9) / exp.settings.interval_s))
+        fleet = schedule(self.history, rows=n)
+        run = exp.run(ScheduleController(fleet), initial=fleet[0])
+        summary = summarize(run, exp.targets)
+        s = exp.settings
+        measured = measured_attainment(self.history, ttft_ms=s.ttft_ms, itl_ms=s.itl_ms, rows=n)
+        predicted = predicted_attainment(
+            run.outcomes, self.history, ttft_ms=s.ttft_ms, itl_ms=s.itl_ms
+        )
+        gpus = measured_gpu_hours(self.history, rows=n)
+        file_gpus = dict(self.history.meta.gpus_per_worker)
+        sim_gpus = {c.value: g for c, g in exp.gpus.items()}
+        report = {
+            "file": str(self.path),
+            "intervals": n,
+            "rows": self.note.rows,
+            "unusable_rows": self.note.unusable_rows,
+            "filled_length_rows": self.note.filled_length_rows,
+            "requests_in_file": self.note.requests_in_file,
+            "requests_expanded": self.note.requests_expanded,
+            "measured": {**gpus, "attainment": measured},
+            "replayed": {"gpu_hours": run.gpu_hours, "attainment": predicted},
+            "gpu_hours_diff_pct": (
+                100.0 * (run.gpu_hours - gpus["gpu_hours"]) / gpus["gpu_hours"]
+                if gpus["gpu_hours"] > 0
+                else None
+            ),
+            "sim_error_pp": sim_error(measured, predicted),
+            "gpus_per_worker": {"file": file_gpus, "simulator": sim_gpus},
+        }
+        summary["history"] = report
+        return summary, run, report
+
+
+def _pct(share: dict[str, float] | None) -> str:
+    if share is None:
+        return "n/a"
+    lo, hi = 100 * share["low"], 100 * share["high"]
+    return f"{lo:.2f}%" if hi - lo < 0.005 else f"{lo:.2f}-{hi:.2f}%"
+
+
+def report_lines(report: dict[str, Any]) -> list[str]:
+    """The measured-vs-replayed block printed under the policy table."""
+    m, r = report["measured"], report["replayed"]
+    err = report["sim_error_pp"]
+
+    def pp(e: dict[str, float] | None) -> str:
+        return "n/a" if e is None else f"{e['low']:+.2f}..{e['high']:+.2f} pp"
+
+    diff = report["gpu_hours_diff_pct"]
+    return [
+        f"what actually ran ({report['file']}, {report['intervals']} intervals, "
+        f"{report['unusable_rows']} unusable rows):",
+        f"  measured  GPU-h {m['gpu_hours']:.3f} ({m['covered_intervals']}/{m['intervals']} "
+        f"intervals with replicas)  TTFT {_pct(m['attainment']['ttft'])}  "
+        f"ITL {_pct(m['attainment']['itl'])}",
+        f"  replayed  GPU-h {r['gpu_hours']:.3f} "
+        f"({'n/a' if diff is None else f'{diff:+.2f}%'})  TTFT {_pct(r['attainment']['ttft'])}  "
+        f"ITL {_pct(r['attainment']['itl'])}",
+        f"  simulator error (replayed - measured): TTFT {pp(err['ttft'])}, ITL {pp(err['itl'])}",
+    ]

@@ -12,7 +12,7 @@ from typing import Any
 from planner.errors import ConfigError
 from planner.history.expand import ExpansionNote, expand_history
 from planner.history.format import HistoryFile, read_history
-from planner.history.replay import (
+from planner.sim.actual import (
     ScheduleController,
     measured_attainment,
     measured_gpu_hours,

@@ -115,6 +115,7 @@ def pull_history(
         buckets=answers.buckets,
         replicas=answers.replicas,
         replicas_lag_s=lag,
+        step_s=step,
     )
     hint = ""
     if not answers.scalars.get("samples.requests") and not answers.scalars.get(

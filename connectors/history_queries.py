@@ -35,9 +35,10 @@ Points = dict[float, float]
 
 @dataclass(frozen=True, slots=True)
 class HistoryQueries:
-    """Range queries by key: ``requests``, ``requests_fallback``, ``samples.<m>`` and
-    ``resets.<m>`` per demand counter, ``<column>.sum`` / ``.count``, ``<hist>.buckets``
-    (by ``le``) and ``replicas`` (by ``component`` or ``deployment``)."""
+    """Range queries by key: ``requests``, ``requests_fallback``, ``samples.<m>``,
+    ``resets.<m>`` and ``resets2.<m>`` (over two intervals) per demand counter,
+    ``<column>.sum`` / ``.count``, ``<hist>.buckets`` (by ``le``) and ``replicas`` (by
+    ``component`` or ``deployment``)."""
 
     scalars: Mapping[str, str]
     buckets: Mapping[str, str]
@@ -66,6 +67,9 @@ def history_queries(settings: MetricsSettings, *, step_s: float) -> HistoryQueri
         scalars[key] = f"sum(increase({metric}{sel}[{w}]))"
         scalars[f"samples.{key}"] = f"max(count_over_time({metric}{sel}[{w}]))"
         scalars[f"resets.{key}"] = f"sum(resets({metric}{sel}[{w}]))"
+        # over two intervals: a reset between the last sample of one interval and the
+        # first of the next is in neither interval's window, but in this one's
+        scalars[f"resets2.{key}"] = f"sum(resets({metric}{sel}[{promql_duration(2 * step_s)}]))"
     for col, key in HIST_MEANS.items():
         for part in ("sum", "count"):
             name = f"{settings.name(key)}_{part}"

@@ -11,7 +11,8 @@ Status, worst first (docs/history.md):
   ``increase()`` counts across it, so the row is usable, and says so.
 - ``partial``: the request count is known but another column is not (a histogram or
   the replicas have no series there): that cell is empty, never zero.
-- ``idle``: zero requests (the means are undefined, left empty).
+- ``idle``: zero requests (the means are undefined, left empty; the histograms keep
+  what requests that started before it observed).
 - ``ok``.
 """
 
@@ -41,10 +42,24 @@ class RangeAnswers:
     replicas: Mapping[str, Points]
     #: the replica gauge describes the interval before its sample: read it this late
     replicas_lag_s: float = 0.0
+    #: the interval in Prometheus seconds (0: resets at interval edges are not sought)
+    step_s: float = 0.0
 
 
 def _at(points: Points | None, ts: float) -> float | None:
     return None if points is None else points.get(round(ts, 3))
+
+
+def _resets(answers: RangeAnswers, key: str, ts: float) -> int:
+    """Resets inside the interval, plus one between the previous interval's last sample
+    and this one's first (seen only by the two-interval window)."""
+    sc = answers.scalars
+    inside = _at(sc.get(f"resets.{key}"), ts) or 0.0
+    if answers.step_s <= 0:
+        return int(inside)
+    both = _at(sc.get(f"resets2.{key}"), ts) or 0.0
+    before = _at(sc.get(f"resets.{key}"), ts - answers.step_s) or 0.0
+    return int(inside + max(0.0, both - inside - before))
 
 
 def demand_key(answers: RangeAnswers, queries: HistoryQueries) -> str | None:
@@ -130,13 +145,14 @@ def _row(
     flags: list[tuple[str, str]] = []
     if fallback:
         flags.append(("ok", f"demand from the completed-requests counter {metric}"))
-    resets = int(_at(sc.get(f"resets.{key}"), ts) or 0)
+    resets = _resets(answers, key, ts)
     if resets:
         flags.append(("reset", f"{resets} counter reset(s) of {metric}: counted across"))
     means: dict[str, float | None] = {}
     for col in HIST_MEANS:
         total, n = _at(sc.get(f"{col}.sum"), ts), _at(sc.get(f"{col}.count"), ts)
-        means[col] = total / n if total is not None and n else None
+        # an idle interval's means are undefined (as the service reads them), not zero
+        means[col] = total / n if total is not None and n and count > 0 else None
         if count > 0 and (total is None or n is None):
             flags.append(("partial", f"no series for {col.rsplit('_', 2)[0]}"))
     hists = {h: _buckets(answers, h, ts) for h in BUCKETED}

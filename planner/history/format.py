@@ -98,7 +98,7 @@ def _columns(meta: HistoryMeta) -> list[str]:
 
 
 def _cell(value: float | None) -> str:
-    return "" if value is None else f"{value:.6g}"
+    return "" if value is None else f"{value:.10g}"
 
 
 def _bucket_cells(buckets: Buckets | None, bounds: tuple[float, ...]) -> list[str]:
@@ -261,7 +261,9 @@ def _row(r: dict[str, str], src: str, line: int, meta: HistoryMeta) -> HistoryRo
         ttft_buckets=_buckets(r, src, line, "ttft", meta.ttft_bounds_s),
         itl_buckets=_buckets(r, src, line, "itl", meta.itl_bounds_s),
         replicas={
-            c: _float(src, line, f"{c}_replicas", r[f"{c}_replicas"]) for c in meta.components
+            c: v
+            for c in meta.components
+            if (v := _float(src, line, f"{c}_replicas", r[f"{c}_replicas"])) is not None
         },
         counter_resets=resets,
     )

@@ -66,15 +66,18 @@ class HistoryClient:
                 start_time=datetime.fromtimestamp(start_s, tz=UTC),
                 end_time=datetime.fromtimestamp(end_s, tz=UTC),
                 step=f"{step_s:g}",
+                # the client rounds start and end to whole seconds; these take precedence
+                # (a time-compressed graph has intervals of a second or two)
+                params={"start": f"{start_s:.3f}", "end": f"{end_s:.3f}"},
             )
         except (requests.RequestException, PrometheusApiClientException, ValueError) as exc:
             raise MetricsError(f"prometheus range query failed for {query}: {exc}") from exc
 
 
 def _grid(start_s: float, end_s: float, step_s: float) -> tuple[float, ...]:
-    """Row end times: the client sends whole seconds, Prometheus steps from the start;
-    the first point (the range start) only opens the first interval."""
-    s0, s1 = round(start_s), round(end_s)
+    """Row end times (ms): Prometheus steps from the start; the first point (the range
+    start) only opens the first interval."""
+    s0, s1 = round(start_s, 3), round(end_s, 3)
     n = int((s1 - s0) / step_s + 1e-9)
     return tuple(round(s0 + k * step_s, 3) for k in range(1, n + 1))
 
@@ -130,8 +133,8 @@ def pull_history(
     meta = HistoryMeta(
         interval_s=interval_s,
         time_compression=time_compression,
-        start_unix_s=float(round(start_unix_s)),
-        end_unix_s=grid[-1] if grid else float(round(end_unix_s)),
+        start_unix_s=round(start_unix_s, 3),
+        end_unix_s=grid[-1],
         preset=settings.preset,
         demand_counter=used,
         components=components,

@@ -29,19 +29,31 @@ Targets = Mapping[Component, int]
 
 
 def schedule(history: HistoryFile, *, rows: int | None = None) -> list[dict[Component, int]]:
-    """The fleet of each interval (the replica columns rounded); an interval without a
-    replica sample keeps the one before (the first known before any)."""
+    """The fleet of each interval from the replica columns. A column is an interval's
+    mean (a fleet that changed inside it reads 2.4), and the simulator sets whole
+    workers per interval, so each count is rounded with its error carried to the next
+    interval: the schedule's worker-intervals stay within half a worker of the columns'
+    sum at every point, and its GPU-hours match the measured ones. An interval without
+    a replica sample keeps the one before (the first known before any)."""
     comps = [Component(c) for c in history.meta.components]
+    picked = history.rows[:rows]
+    first = next(
+        (r.replicas for r in picked if all(r.replicas.get(c.value) is not None for c in comps)),
+        None,
+    )
+    last = {c.value: (first or {}).get(c.value, 1.0) or 1.0 for c in comps}
+    wanted = dict.fromkeys(comps, 0.0)
+    given = dict.fromkeys(comps, 0)
     out: list[dict[Component, int]] = []
-    known = [
-        {c: round(v) for c in comps if (v := r.replicas.get(c.value)) is not None}
-        for r in history.rows[:rows]
-    ]
-    first = next((k for k in known if len(k) == len(comps)), dict.fromkeys(comps, 1))
-    last = dict(first)
-    for k in known:
-        last = {**last, **k}
-        out.append(dict(last))
+    for r in picked:
+        fleet: dict[Component, int] = {}
+        for c in comps:
+            value = r.replicas.get(c.value)
+            last[c.value] = value = last[c.value] if value is None else value
+            wanted[c] += value
+            fleet[c] = max(0, math.floor(wanted[c] + 0.5) - given[c])
+            given[c] += fleet[c]
+        out.append(fleet)
     return out
 
 

@@ -146,3 +146,15 @@ def test_attainment_from_histograms_and_from_simulated_outcomes() -> None:
     assert p["itl"]["low"] == pytest.approx(0.75)  # gaps of 10 ms for 3 of 4 requests
     err = sim_error(m, p)
     assert err["ttft"]["low"] == pytest.approx(100 * (0.5 - 100 / 120))
+
+
+def test_planner_warm_starts_from_a_history_file(tmp_path: Path) -> None:
+    """``predictor.warm_start_trace`` may be a history file: the Planner keeps its rows
+    as warm points (the gap row as a missing point), fed at its first step."""
+    from planner.planner import Planner
+    from planner.settings import load_settings
+
+    path = write_history(tmp_path / "h.csv", sample_history())
+    planner = Planner(load_settings(overrides={"predictor.warm_start_trace": str(path)}))
+    rates = [p.request_rate_rps for p in planner._warm_points]
+    assert rates == [2.0, 0.0, None, 1.0]

@@ -2,7 +2,7 @@
 real Prometheus (Debian's package), then ``sla-planner history`` and ``sla-planner
 simulate --history`` on the pulled range, exactly as a user would type them. Writes the
 transcript to out/history_demo/transcript.txt and the first plot to
-docs/history_example.png. About two minutes; needs ``prometheus`` on the PATH.
+docs/history_example.png. About a minute; needs ``prometheus`` on the PATH.
 
     .venv/bin/python scripts/history_demo.py
 """

@@ -9,6 +9,7 @@ import math
 import time
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from connectors.history_queries import (
     HistoryQueries,
@@ -142,9 +143,18 @@ def pull_history(
         replicas_source=settings.replicas.source,
         ttft_bounds_s=bounds["ttft"],
         itl_bounds_s=bounds["itl"],
-        extra={"prometheus_url": settings.url, "pulled_unix_s": round(time.time(), 3)},
+        extra={"prometheus_url": _public(settings.url), "pulled_unix_s": round(time.time(), 3)},
     )
     return HistoryFile(meta=meta, rows=rows)
+
+
+def _public(url: str) -> str:
+    """The URL without user:password@ and without a query string (no secret in a file)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def _read(

@@ -88,7 +88,18 @@ def run(args: argparse.Namespace) -> int:
     now = time.time()
     start = parse_time("--from", args.start, now_s=now)
     end = parse_time("--to", args.end, now_s=now)
-    perf = PerfModel(load_profile(settings.profile, row=settings.profile_row))
+    step_s = settings.interval_s / args.time_compression
+    if not end - start >= step_s:
+        raise ConfigError(
+            "--to", args.end, f"at least one interval ({step_s:g} s) after --from={args.start}"
+        )
+    perf = PerfModel(
+        load_profile(
+            settings.profile,
+            row=settings.profile_row,
+            non_monotonic=settings.profile_non_monotonic,
+        )
+    )
     config = PolicyConfig(settings=settings, perf=perf)
     gpus = config.deployed_gpus()
     history = pull_history(

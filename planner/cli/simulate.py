@@ -269,10 +269,7 @@ def run(args: argparse.Namespace) -> int:
     source = args.trace or args.history
     out = Path(args.out) if args.out else Path("out/sim") / Path(source).name.split(".")[0]
     if replay is not None and not args.no_plots:
-        from planner.sim.history_plot import write_history_figure
-
-        out.mkdir(parents=True, exist_ok=True)
-        write_history_figure(out / "history.png", replay.history, runs, ttft_ms=settings.ttft_ms)
+        replay.write_plot(out / "history.png", runs=runs, ttft_ms=settings.ttft_ms)
     written = write_report(
         out,
         runs=runs,

@@ -90,6 +90,13 @@ class HistoryReplay:
         summary["history"] = report
         return summary, run, report
 
+    def write_plot(self, path: Path, *, runs: dict[str, SimRun], ttft_ms: float) -> Path:
+        """The first plot (planner/sim/history_plot.py)."""
+        from planner.sim.history_plot import write_history_figure
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return write_history_figure(path, history=self.history, runs=runs, ttft_ms=ttft_ms)
+
 
 def _pct(share: dict[str, float] | None) -> str:
     if share is None:

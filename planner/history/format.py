@@ -125,6 +125,15 @@ def write_history(path: str | Path, history: HistoryFile) -> Path:
         **dict(m.extra),
     }
     p = Path(path)
+    try:
+        _write(p, history, meta)
+    except OSError as exc:
+        raise TraceError(f"{p}: cannot write the history file ({exc})") from exc
+    return p
+
+
+def _write(p: Path, history: HistoryFile, meta: dict[str, Any]) -> None:
+    m = history.meta
     p.parent.mkdir(parents=True, exist_ok=True)
     with p.open("w", newline="") as fh:
         fh.write(f"{MAGIC}\n# meta: {json.dumps(meta, sort_keys=True)}\n")
@@ -145,7 +154,6 @@ def write_history(path: str | Path, history: HistoryFile) -> Path:
                     str(r.counter_resets),
                 ]
             )
-    return p
 
 
 def is_history_file(path: str | Path) -> bool:

@@ -91,7 +91,7 @@ def history_figure(history: HistoryFile, runs: dict[str, SimRun], *, ttft_ms: fl
 
 
 def write_history_figure(
-    path: Path, history: HistoryFile, runs: dict[str, SimRun], *, ttft_ms: float
+    path: Path, *, history: HistoryFile, runs: dict[str, SimRun], ttft_ms: float
 ) -> Path:
     from planner.sim.report import _png
 

@@ -81,3 +81,13 @@ def test_history_command_exits_2_on_a_bad_time(capsys: pytest.CaptureFixture[str
     args = ["history", "--from", "soon", "--out", "x.csv", "--url", "http://127.0.0.1:1"]
     assert main(args) == 2
     assert "--from" in capsys.readouterr().err
+
+
+def test_history_command_exits_2_on_a_range_shorter_than_an_interval(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--to before --from (or less than one interval after it) is bad input: exit 2,
+    naming --to, before any query is sent."""
+    args = ["history", "--from", "now-30s", "--to", "now", "--out", "x.csv"]
+    assert main([*args, "--url", "http://127.0.0.1:1", "--interval-s", "60"]) == 2
+    assert "--to" in capsys.readouterr().err

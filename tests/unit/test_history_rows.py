@@ -183,3 +183,13 @@ def test_a_reset_between_two_intervals_is_found_by_the_two_interval_window() -> 
     assert (r0.status, r0.counter_resets) == ("reset", 1)  # inside: once
     assert (r1.status, r1.counter_resets) == ("ok", 0)  # the same reset, not again
     assert (r2.status, r2.counter_resets) == ("reset", 1)  # at the 101/102 edge
+
+
+def test_the_file_records_the_prometheus_url_without_credentials() -> None:
+    """user:password@ and a query string never reach the file's metadata."""
+    from connectors.history_pull import _public
+
+    assert _public("https://bob:s3cret@prom.example:9090/api?token=x") == (
+        "https://prom.example:9090/api"
+    )
+    assert _public("http://[::1]:9090") == "http://[::1]:9090"

@@ -6,7 +6,8 @@ Status, worst first (docs/history.md):
 - ``missing``: the demand counter (and its fallback) has no series in the whole range,
   so no interval's request count is known.
 - ``gap``: the demand counter has no sample in this interval, or clearly fewer than a
-  whole interval holds (a scrape gap at an edge makes ``increase()`` read low).
+  whole interval holds (a scrape gap at an edge makes ``increase()`` read low). The
+  replicas are kept: the fleet that ran is known even where the demand is not.
 - ``reset``: the counter reset inside the interval (a restarted frontend);
   ``increase()`` counts across it, so the row is usable, and says so.
 - ``partial``: the request count is known but another column is not (a histogram or
@@ -25,8 +26,11 @@ from dataclasses import dataclass
 from connectors.history_queries import BUCKETED, HIST_MEANS, HistoryQueries, Points
 from planner.history.format import Buckets, HistoryRow
 
-#: a whole interval holds the typical count of samples; this many fewer is a gap
+#: a whole interval holds the typical count of samples; fewer by this many, or by this
+#: share of it when more (fast scrapes may miss a sample inside the window, which does
+#: not bias increase()), is a gap at an edge
 _GAP_SAMPLES = 1.5
+_GAP_SHARE = 0.2
 _ORDER = ("missing", "gap", "reset", "partial", "idle", "ok")
 
 
@@ -60,6 +64,16 @@ def _resets(answers: RangeAnswers, key: str, ts: float) -> int:
     both = _at(sc.get(f"resets2.{key}"), ts) or 0.0
     before = _at(sc.get(f"resets.{key}"), ts - answers.step_s) or 0.0
     return int(inside + max(0.0, both - inside - before))
+
+
+def _replicas(answers: RangeAnswers, ts: float, components: tuple[str, ...]) -> dict[str, float]:
+    """The replicas of the interval ending at ``ts`` (read ``replicas_lag_s`` later)."""
+    out: dict[str, float] = {}
+    for c in components:
+        value = _at(answers.replicas.get(c), ts + answers.replicas_lag_s)
+        if value is not None:
+            out[c] = value
+    return out
 
 
 def demand_key(answers: RangeAnswers, queries: HistoryQueries) -> str | None:
@@ -97,7 +111,13 @@ def assemble_rows(
             f"; {missing_hint}" if missing_hint else ""
         )
         return tuple(
-            HistoryRow(end_unix_s=t, status="missing", reason=reason) for t in answers.grid_s
+            HistoryRow(
+                end_unix_s=t,
+                status="missing",
+                reason=reason,
+                replicas=_replicas(answers, t, components),
+            )
+            for t in answers.grid_s
         )
     metric = queries.demand if key == "requests" else str(queries.fallback)
     samples = answers.scalars.get(f"samples.{key}", {})
@@ -133,14 +153,19 @@ def _row(
     sc = answers.scalars
     n_samples = _at(sc.get(f"samples.{key}"), ts)
     count = _at(sc.get(key), ts)
+    # the fleet that ran is known even where the demand counter is not
+    replicas = _replicas(answers, ts, components)
     if n_samples is None or count is None:
-        return HistoryRow(end_unix_s=ts, status="gap", reason=f"no samples of {metric}")
-    if n_samples < typical - _GAP_SAMPLES:
+        return HistoryRow(
+            end_unix_s=ts, status="gap", reason=f"no samples of {metric}", replicas=replicas
+        )
+    if n_samples < typical - max(_GAP_SAMPLES, _GAP_SHARE * typical):
         return HistoryRow(
             end_unix_s=ts,
             status="gap",
             reason=f"metrics gap: {n_samples:g} samples of {metric} where a whole "
             f"interval holds {typical:g}; its increase would read low",
+            replicas=replicas,
         )
     flags: list[tuple[str, str]] = []
     if fallback:
@@ -159,10 +184,8 @@ def _row(
     for h, b in hists.items():
         if count > 0 and b is None:
             flags.append(("partial", f"no {h} histogram"))
-    replicas: dict[str, float | None] = {}
     for c in components:
-        replicas[c] = _at(answers.replicas.get(c), ts + answers.replicas_lag_s)
-        if replicas[c] is None:
+        if replicas.get(c) is None:
             flags.append(("partial", f"no {c} replicas sample"))
     if count <= 0:
         flags.append(("idle", "zero requests"))

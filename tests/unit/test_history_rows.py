@@ -72,13 +72,22 @@ def test_healthy_intervals_are_ok_with_means_histograms_and_lagged_replicas() ->
 
 def test_a_scrape_gap_is_a_gap_with_its_reason_not_a_low_count() -> None:
     """An interval with no samples of the counter, and one with clearly fewer samples
-    than a whole interval holds, are gaps without a request count."""
+    than a whole interval holds, are gaps without a request count (with replicas)."""
     a = answers(**{"samples.requests": {100.0: 10.0, 102.0: 4.0}})
     r0, r1, r2 = rows(a)
     assert r0.status == "ok"
     assert r1.status == "gap" and r1.requests is None and "no samples of" in r1.reason
     assert r2.status == "gap" and r2.requests is None and "metrics gap: 4 samples" in r2.reason
     assert not r1.usable and not r2.usable
+    assert r1.replicas == {"prefill": 2.0, "decode": 1.0}  # the fleet is still known
+
+
+def test_fast_scrapes_missing_a_sample_inside_the_window_are_not_a_gap() -> None:
+    """With 15 samples in a whole interval, 13 is a missed scrape (no bias), 11 a gap."""
+    a = answers(**{"samples.requests": {100.0: 15.0, 101.0: 15.0, 102.0: 13.0}})
+    assert [r.status for r in rows(a)] == ["ok", "ok", "ok"]
+    b = answers(**{"samples.requests": {100.0: 15.0, 101.0: 15.0, 102.0: 11.0}})
+    assert [r.status for r in rows(b)] == ["ok", "ok", "gap"]
 
 
 def test_a_counter_reset_is_counted_across_and_reported() -> None:
@@ -130,7 +139,7 @@ def test_missing_replicas_and_idle_windows() -> None:
     r0, _, r2 = rows(a)
     assert r0.status == "idle" and r0.rate_rps == 0.0 and r0.isl_mean_tokens is None
     assert r2.status == "partial" and "no prefill replicas sample" in r2.reason
-    assert r2.replicas["prefill"] is None and r2.replicas["decode"] == 1.0
+    assert r2.replicas.get("prefill") is None and r2.replicas["decode"] == 1.0
 
 
 def test_queries_use_increase_resets_and_sample_counts() -> None:

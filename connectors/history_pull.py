@@ -120,6 +120,7 @@ def pull_history(
         replicas=answers.replicas,
         replicas_lag_s=lag,
         step_s=step,
+        replicas_read=q.replicas is not None,
     )
     hint = ""
     if not answers.scalars.get("samples.requests") and not answers.scalars.get(

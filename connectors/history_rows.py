@@ -48,6 +48,8 @@ class RangeAnswers:
     replicas_lag_s: float = 0.0
     #: the interval in Prometheus seconds (0: resets at interval edges are not sought)
     step_s: float = 0.0
+    #: False when no replicas were asked for (``metrics.replicas.source: none``)
+    replicas_read: bool = True
 
 
 def _at(points: Points | None, ts: float) -> float | None:
@@ -184,7 +186,7 @@ def _row(
     for h, b in hists.items():
         if count > 0 and b is None:
             flags.append(("partial", f"no {h} histogram"))
-    for c in components:
+    for c in components if answers.replicas_read else ():
         if replicas.get(c) is None:
             flags.append(("partial", f"no {c} replicas sample"))
     if count <= 0:

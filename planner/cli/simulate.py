@@ -227,8 +227,9 @@ def run(args: argparse.Namespace) -> int:
     history_report = None
     if replay is not None:
         actual, actual_run, history_report = replay.run_actual(exp)
-        summaries.append(actual)
-        runs["actual"] = actual_run
+        if actual is not None and actual_run is not None:
+            summaries.append(actual)
+            runs["actual"] = actual_run
     wall = time.perf_counter() - t0
     static = runs.get("static")
     if static is not None and static.extra.get("static_reached_goal") is False:

@@ -54,22 +54,17 @@ class HistoryReplay:
         trace, note = expand_history(history, seed=seed, name=p.stem)
         return cls(path=p, history=history, trace=trace, note=note)
 
-    def run_actual(self, exp: Experiment) -> tuple[dict[str, Any], SimRun, dict[str, Any]]:
+    def run_actual(
+        self, exp: Experiment
+    ) -> tuple[dict[str, Any] | None, SimRun | None, dict[str, Any]]:
         """The real fleet replayed as a fixed schedule, its summary, and the comparison
-        of measured and replayed (over the intervals the replay covers)."""
-        n = max(1, math.ceil((self.trace.duration_s + 1e-9) / exp.settings.interval_s))
-        fleet = schedule(self.history, rows=n)
-        run = exp.run(ScheduleController(fleet), initial=fleet[0])
-        summary = summarize(run, exp.targets)
+        of measured and replayed (over the intervals the replay covers). A file without
+        replica columns has no fleet to replay: (None, None, the measured part)."""
         s = exp.settings
+        n = max(1, math.ceil((self.trace.duration_s + 1e-9) / s.interval_s))
         measured = measured_attainment(self.history, ttft_ms=s.ttft_ms, itl_ms=s.itl_ms, rows=n)
-        predicted = predicted_attainment(
-            run.outcomes, self.history, ttft_ms=s.ttft_ms, itl_ms=s.itl_ms
-        )
         gpus = measured_gpu_hours(self.history, rows=n)
-        file_gpus = dict(self.history.meta.gpus_per_worker)
-        sim_gpus = {c.value: g for c, g in exp.gpus.items()}
-        report = {
+        report: dict[str, Any] = {
             "file": str(self.path),
             "intervals": n,
             "rows": self.note.rows,
@@ -78,15 +73,28 @@ class HistoryReplay:
             "requests_in_file": self.note.requests_in_file,
             "requests_expanded": self.note.requests_expanded,
             "measured": {**gpus, "attainment": measured},
-            "replayed": {"gpu_hours": run.gpu_hours, "attainment": predicted},
-            "gpu_hours_diff_pct": (
-                100.0 * (run.gpu_hours - gpus["gpu_hours"]) / gpus["gpu_hours"]
-                if gpus["gpu_hours"] > 0
-                else None
-            ),
-            "sim_error_pp": sim_error(measured, predicted),
-            "gpus_per_worker": {"file": file_gpus, "simulator": sim_gpus},
+            "replayed": None,
+            "gpu_hours_diff_pct": None,
+            "sim_error_pp": {"ttft": None, "itl": None},
+            "gpus_per_worker": {
+                "file": dict(self.history.meta.gpus_per_worker),
+                "simulator": {c.value: g for c, g in exp.gpus.items()},
+            },
         }
+        if gpus["covered_intervals"] == 0:
+            return None, None, report
+        fleet = schedule(self.history, rows=n)
+        run = exp.run(ScheduleController(fleet), initial=fleet[0])
+        summary = summarize(run, exp.targets)
+        predicted = predicted_attainment(
+            run.outcomes, self.history, ttft_ms=s.ttft_ms, itl_ms=s.itl_ms
+        )
+        report["replayed"] = {"gpu_hours": run.gpu_hours, "attainment": predicted}
+        if gpus["gpu_hours"] > 0:
+            report["gpu_hours_diff_pct"] = (
+                100.0 * (run.gpu_hours - gpus["gpu_hours"]) / gpus["gpu_hours"]
+            )
+        report["sim_error_pp"] = sim_error(measured, predicted)
         summary["history"] = report
         return summary, run, report
 
@@ -114,12 +122,17 @@ def report_lines(report: dict[str, Any]) -> list[str]:
         return "n/a" if e is None else f"{e['low']:+.2f}..{e['high']:+.2f} pp"
 
     diff = report["gpu_hours_diff_pct"]
-    return [
+    head = [
         f"what actually ran ({report['file']}, {report['intervals']} intervals, "
         f"{report['unusable_rows']} unusable rows):",
         f"  measured  GPU-h {m['gpu_hours']:.3f} ({m['covered_intervals']}/{m['intervals']} "
         f"intervals with replicas)  TTFT {_pct(m['attainment']['ttft'])}  "
         f"ITL {_pct(m['attainment']['itl'])}",
+    ]
+    if r is None:
+        return [*head, "  no replica columns in the file: the real fleet is not replayed"]
+    return [
+        *head,
         f"  replayed  GPU-h {r['gpu_hours']:.3f} "
         f"({'n/a' if diff is None else f'{diff:+.2f}%'})  TTFT {_pct(r['attainment']['ttft'])}  "
         f"ITL {_pct(r['attainment']['itl'])}",

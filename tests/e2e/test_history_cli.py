@@ -91,3 +91,23 @@ def test_history_command_exits_2_on_a_range_shorter_than_an_interval(
     args = ["history", "--from", "now-30s", "--to", "now", "--out", "x.csv"]
     assert main([*args, "--url", "http://127.0.0.1:1", "--interval-s", "60"]) == 2
     assert "--to" in capsys.readouterr().err
+
+
+def test_simulate_history_without_replica_columns_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file pulled with ``metrics.replicas.source: none`` has no fleet to replay: the
+    policies run, the measured attainment is reported, and the report says why no
+    'actual' run is there."""
+    h = sample_history()
+    meta = dataclasses.replace(h.meta, replicas_source="none")
+    base = dataclasses.replace(h.rows[0], replicas={})
+    rows = tuple(dataclasses.replace(base, end_unix_s=base.end_unix_s + 60 * i) for i in range(6))
+    path = write_history(tmp_path / "nofleet.csv", HistoryFile(meta=meta, rows=rows))
+    out = tmp_path / "sim"
+    args = ["simulate", "--history", str(path), "--policy", "dynamo", "--jobs", "1"]
+    assert main([*args, "--quiet", "--no-plots", "--out", str(out)]) == 0
+    assert "the real fleet is not replayed" in capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    assert [p["policy"] for p in summary["policies"]] == ["dynamo"]
+    assert summary["meta"]["history"]["replayed"] is None

@@ -7,6 +7,7 @@ missing, the reason names the preset that does have series, and the command exit
 from __future__ import annotations
 
 import asyncio
+import statistics
 import threading
 import time
 from collections.abc import Iterator
@@ -137,14 +138,17 @@ async def test_reset_gap_and_wrong_preset_are_reported_per_interval(
     resets = [r for r in rows if r.status == "reset"]
     assert len(resets) == 1, [(r.end_unix_s, r.status, r.reason) for r in rows]
     assert resets[0].end_unix_s - 1.0 < reset_at + 0.2 < resets[0].end_unix_s + 0.2
-    assert resets[0].requests == pytest.approx(RATE, rel=0.2)
+    assert resets[0].requests == pytest.approx(RATE, rel=0.4)
     assert "counter reset" in resets[0].reason
     down = inside(down_at + 0.3, up_at - 0.3)
     assert down and all(r.status == "gap" and r.requests is None for r in down), down
     healthy = [r for r in rows if r.status == "ok"]
     assert len(healthy) >= 5
+    # one-second windows: a scrape delayed on a loaded machine moves one row's count by
+    # tens of percent (the exporter's value is read later than its timestamp)
+    assert statistics.median(r.requests or 0 for r in healthy) == pytest.approx(RATE, rel=0.1)
     for r in healthy:
-        assert r.requests == pytest.approx(RATE, rel=0.2)
+        assert r.requests == pytest.approx(RATE, rel=0.4)
         assert r.isl_mean_tokens == pytest.approx(1000.0)
         assert r.replicas == {"prefill": 1.0, "decode": 1.0}
     assert code_wrong == 2

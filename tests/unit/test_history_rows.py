@@ -202,3 +202,9 @@ def test_the_file_records_the_prometheus_url_without_credentials() -> None:
         "https://prom.example:9090/api"
     )
     assert _public("http://[::1]:9090") == "http://[::1]:9090"
+
+
+def test_without_a_replicas_source_no_row_is_partial_for_it() -> None:
+    """``metrics.replicas.source: none``: no replica columns, and no 'partial' for them."""
+    a = dataclasses.replace(answers(), replicas={}, replicas_read=False)
+    assert {r.status for r in rows(a)} == {"ok"}

@@ -1,8 +1,9 @@
 """Bad input to ``sla-planner history``, through the real Prometheus: a frontend whose
 counters reset (a restart) and which stops answering scrapes for a while. The reset
 interval keeps its count (increase() counts across it) and says so; the scrape gap's
-intervals are gaps, not low counts; pulled with the other preset, every interval is
-missing, the reason names the preset that does have series, and the command exits 2."""
+intervals are gaps, not low counts; the replicas can come from kube-state-metrics;
+pulled with the other preset, every interval is missing, the reason names the preset
+that does have series, and the command exits 2."""
 
 from __future__ import annotations
 
@@ -59,6 +60,11 @@ class Frontend:
                 f"{p}{name}_sum {low * n}",
                 f"{p}{name}_count {n}",
             ]
+        lines += ["# TYPE kube_deployment_spec_replicas gauge"]
+        lines += [
+            f'kube_deployment_spec_replicas{{deployment="llm-{c}"}} 3'
+            for c in ("prefill", "decode")
+        ]
         lines += ["# TYPE sla_planner_current_replicas gauge"]
         lines += [
             f'sla_planner_current_replicas{{component="{c}"}} 1' for c in ("prefill", "decode")
@@ -126,6 +132,14 @@ async def test_reset_gap_and_wrong_preset_are_reported_per_interval(
         base = ["history", "--url", prom.url, "--from", f"{start:.3f}", "--to", f"{end:.3f}"]
         base += ["--interval-s", "60", "--time-compression", "60"]
         code = await asyncio.to_thread(main, [*base, "--out", str(out)])
+        ksm, config = tmp_path / "ksm.csv", tmp_path / "planner.yaml"
+        config.write_text(
+            "metrics:\n  replicas:\n    source: kube_state_metrics\n    deployments:\n"
+            "      prefill: llm-prefill\n      decode: llm-decode\n"
+        )
+        code_ksm = await asyncio.to_thread(
+            main, [*base, "--out", str(ksm), "--config", str(config)]
+        )
         code_wrong = await asyncio.to_thread(main, [*base, "--out", str(wrong), "--preset", "vllm"])
     finally:
         await asyncio.to_thread(prom.stop)
@@ -151,6 +165,12 @@ async def test_reset_gap_and_wrong_preset_are_reported_per_interval(
         assert r.requests == pytest.approx(RATE, rel=0.4)
         assert r.isl_mean_tokens == pytest.approx(1000.0)
         assert r.replicas == {"prefill": 1.0, "decode": 1.0}
+    assert code_ksm == 0
+    from_ksm = read_history(ksm)
+    assert from_ksm.meta.replicas_source == "kube_state_metrics"
+    # (the exporter's outage took the replica series with it: those rows have none)
+    ok_rows = [r for r in from_ksm.rows if r.status != "gap"]
+    assert ok_rows and all(r.replicas == {"prefill": 3.0, "decode": 3.0} for r in ok_rows)
     assert code_wrong == 2
     missing = read_history(wrong).rows
     assert {r.status for r in missing} == {"missing"}

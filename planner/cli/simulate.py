@@ -41,9 +41,8 @@ def register(sub: Any) -> None:
     src.add_argument(
         "--history",
         metavar="FILE",
-        help="a file from `sla-planner history`: its load is replayed, and what actually "
-        "ran (GPU-hours, attainment, the real fleet replayed) is reported beside the "
-        "policies (docs/history.md)",
+        help="a file from `sla-planner history`: its load replayed, and what actually ran "
+        "reported beside the policies (docs/history.md)",
     )
     p.add_argument(
         "--policy",
@@ -224,12 +223,8 @@ def run(args: argparse.Namespace) -> int:
         )
     finally:
         bars.close()
-    history_report = None
-    if replay is not None:
-        actual, actual_run, history_report = replay.run_actual(exp)
-        if actual is not None and actual_run is not None:
-            summaries.append(actual)
-            runs["actual"] = actual_run
+    # what actually ran, beside the policies (summary "actual", run "actual")
+    history_report = replay.add_actual(exp, summaries=summaries, runs=runs) if replay else None
     wall = time.perf_counter() - t0
     static = runs.get("static")
     if static is not None and static.extra.get("static_reached_goal") is False:

@@ -98,6 +98,16 @@ class HistoryReplay:
         summary["history"] = report
         return summary, run, report
 
+    def add_actual(
+        self, exp: Experiment, *, summaries: list[dict[str, Any]], runs: dict[str, SimRun]
+    ) -> dict[str, Any]:
+        """``run_actual``, its summary and run added as policy ``actual``; the report."""
+        summary, run, report = self.run_actual(exp)
+        if summary is not None and run is not None:
+            summaries.append(summary)
+            runs["actual"] = run
+        return report
+
     def write_plot(self, path: Path, *, runs: dict[str, SimRun], ttft_ms: float) -> Path:
         """The first plot (planner/sim/history_plot.py)."""
         from planner.sim.history_plot import write_history_figure

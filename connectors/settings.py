@@ -61,6 +61,31 @@ MetricKey = Literal[
 ]
 
 
+class ReplicasSettings(Section):
+    """Where ``sla-planner history`` reads the replicas that actually ran.
+
+    ``planner``: the planner's own gauge ``sla_planner_current_replicas{component}`` (set
+    at each tick to what the graph ran during the interval that tick closes, so the
+    history reads it one interval later). ``kube_state_metrics``:
+    ``kube_deployment_spec_replicas{deployment}`` of the workloads named in
+    ``deployments`` (component -> Deployment name). ``none``: no replica columns.
+    """
+
+    source: Literal["planner", "kube_state_metrics", "none"] = "planner"
+    #: extra label matchers for the replica series, e.g. 'job="sla-planner"'
+    filters: str = ""
+    deployments: dict[Literal["prefill", "decode", "agg"], str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _deployments_named(self) -> ReplicasSettings:
+        if self.source == "kube_state_metrics" and not self.deployments:
+            raise ValueError(
+                "deployments (component -> Deployment name) is required when source is "
+                "kube_state_metrics"
+            )
+        return self
+
+
 class MetricsSettings(Section):
     """Where observations come from and which series they are built from.
 
@@ -108,6 +133,8 @@ class MetricsSettings(Section):
     #: seconds of history read at start-up to warm the forecaster (0 = none; Prometheus
     #: source without time compression only)
     warm_start_s: float = Field(0.0, ge=0)
+    #: where ``sla-planner history`` reads the replicas that ran
+    replicas: ReplicasSettings = ReplicasSettings()
 
     def name(self, key: str) -> str:
         """The configured metric or label name for ``key`` (preset unless overridden)."""

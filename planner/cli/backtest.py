@@ -13,8 +13,19 @@ def register(sub: Any) -> None:
         "backtest",
         help="score the load forecasters on a trace (rolling origin, past data only)",
     )
-    p.add_argument("--trace", required=True, help="Azure CSV, Mooncake JSONL or ServeGen tar.gz")
-    p.add_argument("--interval-s", type=float, required=True, help="interval length (s)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--trace", help="Azure CSV, Mooncake JSONL or ServeGen tar.gz")
+    src.add_argument(
+        "--history",
+        metavar="FILE",
+        help="a file from `sla-planner history`: the forecasters run over its request-rate "
+        "series (rows with status gap or missing are missing, not idle)",
+    )
+    p.add_argument(
+        "--interval-s",
+        type=float,
+        help="interval length (s); required with --trace, the file's with --history",
+    )
     p.add_argument(
         "--horizon-s",
         type=float,
@@ -42,6 +53,12 @@ def run(args: argparse.Namespace) -> int:
     from planner.forecast.registry import available_forecasters, check_forecaster_name
     from planner.forecast.warm_start import load_series
 
+    if args.history and args.interval_s is None:
+        from planner.history.format import read_history
+
+        args.interval_s = read_history(args.history).meta.interval_s
+    if args.interval_s is None:
+        raise ConfigError("--interval-s", None, "an interval length (s) with --trace")
     interval_s = _positive("--interval-s", args.interval_s)
     horizons = [_positive("--horizon-s", h) for h in (args.horizon_s or [interval_s])]
     if not 0.5 <= args.quantile < 1.0:
@@ -50,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         predictors = available_forecasters()
     else:
         predictors = [check_forecaster_name(args.predictor)]
-    series = load_series(args.trace, interval_s=interval_s)
+    series = load_series(args.trace or args.history, interval_s=interval_s)
     results, runs = backtest(
         series, predictors=predictors, horizons_s=horizons, quantile=args.quantile
     )

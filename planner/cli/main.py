@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "planner.cli.run",
     "planner.cli.simulate",
     "planner.cli.backtest",
+    "planner.cli.history",
 )
 
 

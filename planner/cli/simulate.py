@@ -36,8 +36,17 @@ def register(sub: Any) -> None:
         "Requests no fleet can serve within the targets, and requests outside the "
         "profile's measured range, are counted and reported (and warned about on stderr).",
     )
-    p.add_argument(
-        "--trace", help="Azure CSV, Mooncake JSONL or ServeGen tar.gz (required but with --graphs)"
+    src = p.add_mutually_exclusive_group()
+    src.add_argument(
+        "--trace",
+        help="Azure CSV, Mooncake JSONL or ServeGen tar.gz (one of --trace, "
+        "--history or --graphs is required)",
+    )
+    src.add_argument(
+        "--history",
+        metavar="FILE",
+        help="a file from `sla-planner history`: its load replayed, and what actually ran "
+        "reported beside the policies (docs/history.md)",
     )
     p.add_argument(
         "--graphs",
@@ -171,20 +180,33 @@ def run(args: argparse.Namespace) -> int:
     overrides = {
         f: getattr(args, d) for d, (f, _) in SETTINGS_FLAGS.items() if getattr(args, d) is not None
     }
+    replay = None
+    if args.history:
+        from planner.cli.simulate_history import HistoryReplay, settings_overrides
+
+        overrides = settings_overrides(args.history, overrides)
     settings = load_settings(config_file=args.config, overrides=overrides)
     if args.graphs:
         return _run_pool(args, settings)
-    if not args.trace:
-        raise ConfigError("--trace", None, "a trace file (or --graphs with a multi-graph --config)")
+    if not args.trace and not args.history:
+        raise ConfigError(
+            "--trace", None, "a trace file, --history FILE, or --graphs with a multi-graph --config"
+        )
     if args.usd_per_gpu_hour is not None and args.usd_per_gpu_hour <= 0:
         raise ConfigError("--usd-per-gpu-hour", args.usd_per_gpu_hour, "> 0")
     if args.rate_scale <= 0:
         raise ConfigError("--rate-scale", args.rate_scale, "> 0")
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError("--jobs", args.jobs, ">= 1")
-    trace = read_request_trace(
-        args.trace, rate_scale=args.rate_scale, seed=args.seed, servegen_hours=args.hours
-    )
+    if args.history:
+        if args.rate_scale != 1.0:
+            raise ConfigError("--rate-scale", args.rate_scale, "1 with --history")
+        replay = HistoryReplay.load(args.history, seed=args.seed)
+        trace = replay.trace
+    else:
+        trace = read_request_trace(
+            args.trace, rate_scale=args.rate_scale, seed=args.seed, servegen_hours=args.hours
+        )
     non_monotonic = settings.profile_non_monotonic
     row = _row(settings.profile, settings.profile_row, settings=settings, trace=trace)
     profile = load_profile(settings.profile, row=row, non_monotonic=non_monotonic)
@@ -225,6 +247,8 @@ def run(args: argparse.Namespace) -> int:
         )
     finally:
         bars.close()
+    # what actually ran, beside the policies (summary "actual", run "actual")
+    history_report = replay.add_actual(exp, summaries=summaries, runs=runs) if replay else None
     wall = time.perf_counter() - t0
     static = runs.get("static")
     if static is not None and static.extra.get("static_reached_goal") is False:
@@ -236,7 +260,7 @@ def run(args: argparse.Namespace) -> int:
         warnings.append(line)
         print(f"sla-planner: warning: {line}", file=sys.stderr)
     meta = {
-        "trace": str(args.trace),
+        "trace": str(args.trace or args.history),
         "requests": len(trace),
         "span_s": trace.duration_s,
         "rate_scale": args.rate_scale,
@@ -263,7 +287,12 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.usd_per_gpu_hour is not None:
         summaries = [priced(x, usd_per_gpu_hour=args.usd_per_gpu_hour) for x in summaries]
-    out = Path(args.out) if args.out else Path("out/sim") / Path(args.trace).name.split(".")[0]
+    if history_report is not None:
+        meta["history"] = history_report
+    source = args.trace or args.history
+    out = Path(args.out) if args.out else Path("out/sim") / Path(source).name.split(".")[0]
+    if replay is not None and not args.no_plots:
+        replay.write_plot(out / "history.png", runs=runs, ttft_ms=settings.ttft_ms)
     written = write_report(
         out,
         runs=runs,
@@ -288,6 +317,10 @@ def run(args: argparse.Namespace) -> int:
             f"{s['itl_ms']['p99'] or 0:8.1f} {sum(s['scale_events'].values()):7d} "
             f"{sum(s['direction_reversals'].values()):5d}"
         )
+    if history_report is not None:
+        from planner.cli.simulate_history import report_lines
+
+        print("\n".join(report_lines(history_report)))
     print(f"wrote {written['summary']} and {written['report']}")
     return 0
 

@@ -1,5 +1,6 @@
-"""Warm starts: seed a forecaster from history (a trace file, or later a metrics range
-query through ``MetricsSource.history``) so a restarted planner is not cold.
+"""Warm starts: seed a forecaster from history (a trace file, a history file from
+``sla-planner history``, or a metrics range query through ``MetricsSource.history``) so
+a restarted planner is not cold.
 
 ``load_series`` is the trace loading rule shared with the backtest: ServeGen aggregates
 at their own windows (all-client-empty windows are missing), per-request traces binned
@@ -10,20 +11,35 @@ before it does (its count / interval would understate the rate).
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from planner.core.types import LoadPoint
+from planner.errors import TraceError
 from planner.forecast.base import Forecaster, Refittable
+from planner.history.format import is_history_file
 from planner.workload.readers import is_servegen, read_load_series, read_request_trace
 from planner.workload.trace import LoadSeries, bin_requests
 
 
 def load_series(path: str | Path, *, interval_s: float) -> LoadSeries:
-    """A trace as a per-interval series, the trailing partial interval marked missing."""
+    """A trace as a per-interval series, the trailing partial interval marked missing;
+    a history file (``sla-planner history``) as its rows, unusable ones missing."""
     p = Path(path)
+    if is_history_file(p):
+        from planner.history.expand import history_series
+        from planner.history.format import read_history
+
+        history = read_history(p)
+        if not math.isclose(history.meta.interval_s, interval_s):
+            raise TraceError(
+                f"{p}: interval_s={history.meta.interval_s:g} in the file: expected "
+                f"{interval_s:g}, the planner's interval (pull the history at it)"
+            )
+        return history_series(history, name=p.stem)
     if is_servegen(p):
         return read_load_series(p, interval_s=interval_s)
     trace = read_request_trace(p)

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import math
 
-from planner.core.attainment import PressureRule, pool_settled, share_within, update_pressure
+from planner.core.attainment import PressureRule, pool_settled, update_pressure
 from planner.core.backlog import infeasible_share
-from planner.core.config import PolicyConfig
 from planner.core.correction import update_correction
 from planner.core.decode import DEFAULT_SPREAD, decode_need, osl_spread
 from planner.core.decode_fit import DecodeFit
@@ -28,19 +27,6 @@ from planner.core.state import FeedbackState
 from planner.core.strategy import Learned
 from planner.core.tick import Tick
 from planner.core.types import Component, Observation
-
-
-def ttft_short_share(obs: Observation, config: PolicyConfig) -> float | None:
-    """The window's optimistic share within the TTFT target when attainment feedback is
-    on and it shows the objective missed (with enough requests); else None."""
-    s = config.settings
-    b = obs.ttft_buckets
-    if not s.sla.ttft_feedback or obs.is_missing or not b:
-        return None
-    share = share_within(b, s.ttft_ms / 1000.0)
-    if share is None or share.total < s.correction.min_requests:
-        return None
-    return share.high if share.missed(s.objective) else None
 
 
 def _rule(
@@ -155,9 +141,7 @@ def learn_sla(tick: Tick) -> Learned:
         itl_windows=itl_w,
         prefill_settled=pool_settled(obs, pc),
     )
-    return Learned(
-        state=state, note="; ".join(notes), ttft_short_share=ttft_short_share(obs, config)
-    )
+    return Learned(state=state, note="; ".join(notes))
 
 
 def _prefill_hold(obs: Observation, pc: Component, *, settled_before: bool) -> str | None:

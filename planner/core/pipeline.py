@@ -6,7 +6,7 @@ No I/O and no clock: the same inputs always give the same decision and new state
     feedback  (strategy.learn)   what the window says about the profile and the SLO
     size      (strategy.size)    workers the forecast needs at the SLO
     hold      (hold.py)          keep the current replicas on missing data
-    stabilise (stabilize.py)     hysteresis, windows, burst memory, miss hold, steps
+    stabilise (stabilize.py)     hysteresis, windows, burst memory, steps
     limits    (limits.py)        min/max, after every hold
     budget    (budget.py)        GPUs counted as each worker really holds them
     explain   (explain.py)       reasons in order, messages with the numbers

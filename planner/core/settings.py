@@ -56,9 +56,6 @@ class StabilizationSettings(Section):
     #: after ~1,000), which then missed 1,344 requests in three minutes
     #: (docs/simulation.md has the before and after)
     max_scale_down_fraction: float | None = Field(0.2, gt=0, le=1)
-    #: no prefill scale-down right after a window that missed the TTFT target
-    #: (``scale_down_miss_hold``); false turns the hold off
-    miss_hold: bool = True
 
 
 class CorrectionSettings(Section):

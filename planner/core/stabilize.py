@@ -9,9 +9,7 @@ In order, for each component the strategy sized (held components pass untouched)
    (``scale_down_burst_window``); a scale-up only to the lowest of the last
    ``scale_up_window_s`` (``scale_up_window``). With no history (first tick, restart)
    the running replicas count as a recommendation made now;
-3. miss hold (``scale_down_miss_hold``): no prefill scale-down right after a window whose
-   TTFT histogram fell short of the attainment objective;
-4. step limits (``step_limited``): at most ``max_scale_up_step`` added per tick, and at
+3. step limits (``step_limited``): at most ``max_scale_up_step`` added per tick, and at
    most the larger of ``max_scale_down_step`` and floor(current x
    ``max_scale_down_fraction``) (at least one) removed, as HPA's scale-down policies with
    selectPolicy Max.
@@ -151,17 +149,7 @@ def _one(tick: Tick, p: Proposal, learned: Learned) -> tuple[Proposal, tuple[Rec
             Reason.SCALE_UP_WINDOW,
             f"up window {stab.scale_up_window_s:.0f}s: lowest recent ask {windowed}",
         )
-    # 3. miss hold
-    short = learned.ttft_short_share
-    if (
-        stab.miss_hold
-        and short is not None
-        and c == tick.config.prefill_component
-        and p.target < cur
-    ):
-        note = f"no scale-down: {100 * short:.2f}% within the TTFT target this window"
-        p = p.to(cur, Reason.SCALE_DOWN_MISS_HOLD, note)
-    # 4. step limits
+    # 3. step limits
     stepped = step_limit(current=cur, target=p.target, settings=stab)
     if stepped != p.target:
         p = p.to(stepped, Reason.STEP_LIMITED, f"step limit: {cur}->{stepped} this tick")

@@ -21,9 +21,6 @@ class Learned:
     state: FeedbackState
     #: what was learned or why not, for the decision message
     note: str = ""
-    #: the window's share of requests within the TTFT target when it fell short of the
-    #: attainment objective (the stabilise stage then holds prefill scale-downs)
-    ttft_short_share: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

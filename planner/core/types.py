@@ -39,7 +39,6 @@ class Reason(StrEnum):
     #: a scale-down held by hysteresis (the planned load x (1 + tolerance) needs more)
     SCALE_DOWN_HYSTERESIS = "scale_down_hysteresis"
     #: a prefill scale-down held because this window missed the TTFT objective
-    SCALE_DOWN_MISS_HOLD = "scale_down_miss_hold"
     #: a scale-up held by the scale-up stabilisation window
     SCALE_UP_WINDOW = "scale_up_window"
     STEP_LIMITED = "step_limited"

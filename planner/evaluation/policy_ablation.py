@@ -28,7 +28,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "no TTFT pressure": {"sla": {"ttft_feedback": False}},
     "no ITL pressure": {"sla": {"itl_feedback": False}},
     "no burst memory": {"sla": {"max_scale_down_window_s": 0.0}},
-    "no miss hold": {"stabilization": {"miss_hold": False}},
     "no hysteresis": {"sla": {"scale_down_tolerance": 0.0}},
     "no step fraction": {"stabilization": {"max_scale_down_fraction": None}},
     "error budget spent": {"sla": {"spend_budget": True}},

@@ -130,27 +130,6 @@ def test_scale_down_fraction_and_step_allow_the_larger_removal() -> None:
     assert d.targets[P] == 2
 
 
-def test_no_prefill_scale_down_after_a_window_that_missed_the_ttft_target() -> None:
-    """The same light forecast scales prefill 10 -> 8 after a window with every first
-    token within 500 ms, but holds 10 after one with 90% within (the pool just proved
-    too small for its traffic), with the share in the message; decode still scales."""
-    base = {"stabilization.scale_down_window_s": 0, "sla.scale_down_tolerance": 0}
-    cfg = make(**base)
-    replicas = {"current_replicas": {P: 10, D: 4}, "ready_replicas": {P: 10, D: 4}}
-
-    def window(within: float) -> Observation:
-        buckets = ((0.25, 100.0 * within), (0.5, 100.0 * within), (float("inf"), 100.0))
-        return obs(100, ttft_s=0.1, ttft_buckets=buckets, **replicas)
-
-    good, _ = plan(window(1.0), fc(0.5), PlannerState(), cfg, now=0)
-    assert good.targets[P] == 8
-    bad, _ = plan(window(0.9), fc(0.5), PlannerState(), cfg, now=0)
-    assert bad.targets[P] == 10
-    assert bad.components[P].primary_reason is Reason.SCALE_DOWN_MISS_HOLD
-    assert "no scale-down: 90.00% within the TTFT target" in bad.components[P].message
-    assert bad.targets[D] == good.targets[D] < 4
-
-
 def test_step_limit_caps_change_per_tick() -> None:
     """max_scale_up_step=2 moves 1 -> 3, not straight to the desired count."""
     cfg = make(**{"stabilization.max_scale_up_step": 2})

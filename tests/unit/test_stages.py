@@ -73,11 +73,6 @@ def test_each_stabilisation_hold_has_its_own_reason_and_numbers() -> None:
     assert Reason.SCALE_DOWN_BURST_WINDOW in out[P].reasons and out[P].target == 9
     assert "down window 1260s" in out[P].notes[0]
 
-    short = Learned(state=FeedbackState(), ttft_short_share=0.9)
-    out, _ = stabilise(_tick(obs, **no_window), {P: _prop(10, 4)}, short, enabled=True)
-    assert out[P].target == 10 and Reason.SCALE_DOWN_MISS_HOLD in out[P].reasons
-    assert "90.00% within the TTFT target" in out[P].notes[-1]
-
     stepped = {"stabilization.scale_down_window_s": 0}
     out, _ = stabilise(_tick(obs, **stepped), {P: _prop(10, 4)}, LEARNED, enabled=True)
     assert out[P].target == 8 and out[P].reasons == (Reason.STEP_LIMITED,)

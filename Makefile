@@ -65,6 +65,7 @@ bench: install
 
 # Policy comparison on the tuning and validation sets; regenerates docs/simulation.md.
 #   make evaluate                 both sets (the slowest part: four day-long scenarios)
+#   make evaluate POLICY=sla      re-run only sla, the baselines kept from the last run
 #   make evaluate conv sine       named scenarios (or NAME=conv)
 #   make evaluate SET=validation  one set;  JOBS=4  processes (default: the CPUs)
 ifeq (evaluate,$(firstword $(MAKECMDGOALS)))
@@ -72,7 +73,7 @@ ifeq (evaluate,$(firstword $(MAKECMDGOALS)))
   $(eval $(EVAL_NAMES):;@:)
 endif
 evaluate: install
-	$(PY) -m planner.evaluation.evaluate $(EVAL_NAMES) $(NAME) $(if $(SET),--set $(SET)) $(if $(JOBS),--jobs $(JOBS))
+	$(PY) -m planner.evaluation.evaluate $(EVAL_NAMES) $(NAME) $(if $(SET),--set $(SET)) $(if $(JOBS),--jobs $(JOBS)) $(if $(POLICY),--policy $(POLICY))
 
 # How far the GPU-hour goal is from a causal policy -> docs/simulation.md (~5 min)
 feasibility: install

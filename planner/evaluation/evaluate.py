@@ -103,8 +103,27 @@ def _meta(sc: Scenario, exp: Experiment) -> dict[str, Any]:
     }
 
 
-def run_scenarios(names: list[str], *, jobs: int) -> dict[str, dict[str, Any]]:
-    """Every policy on every named scenario, in one pool; reports written per scenario."""
+def run_scenarios(
+    names: list[str],
+    *,
+    jobs: int,
+    policies: tuple[str, ...] = POLICIES,
+    previous: dict[str, Any] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Every policy on every named scenario, in one pool; reports written per scenario.
+    With ``policies`` a subset, only those run and the others' summaries are taken from
+    ``previous`` (an earlier results.json); the per-scenario reports are then left as
+    they were (their plots need every policy's run)."""
+    if set(policies) != set(POLICIES):
+        earlier = previous or {}
+        others = set(POLICIES) - set(policies)
+        missing = [
+            n
+            for n in names
+            if n not in earlier or not others <= {x["policy"] for x in earlier[n]["policies"]}
+        ]
+        if missing:
+            raise ValueError(f"no earlier results of every other policy for {missing}")
     exps: dict[str, Experiment] = {}
     metas: dict[str, dict[str, Any]] = {}
     for name in names:
@@ -113,22 +132,32 @@ def run_scenarios(names: list[str], *, jobs: int) -> dict[str, dict[str, Any]]:
         metas[name] = _meta(SCENARIOS[name], exps[name])  # includes the initial-fleet search
         metas[name]["setup_s"] = round(time.perf_counter() - t0, 1)
         print(f"== {name}: {len(exps[name].trace)} requests; {metas[name]['command']}", flush=True)
-    tasks = [Task(f"{n}/{p}", exps[n], p) for n in names for p in POLICIES]
+    tasks = [Task(f"{n}/{p}", exps[n], p) for n in names for p in policies]
     tasks.sort(key=lambda t: -_COST.get(t.policy, 1.0) * t.experiment.trace.duration_s)
     t0 = time.perf_counter()
     done = run_tasks(tasks, jobs=jobs, on_done=lambda key: print(f"   done {key}", flush=True))
     wall = round(time.perf_counter() - t0, 1)
     results: dict[str, dict[str, Any]] = {}
     for name in names:
-        summaries = [done[f"{name}/{p}"][0] for p in POLICIES]
-        runs = {p: done[f"{name}/{p}"][1] for p in POLICIES}
-        metas[name]["task_wall_s"] = {p: r.extra_timing.get("task_wall_s") for p, r in runs.items()}
+        before_meta = (previous or {}).get(name, {}).get("meta", {})
+        before = {x["policy"]: x for x in (previous or {}).get(name, {}).get("policies", [])}
+        summaries = [done[f"{name}/{p}"][0] if p in policies else before[p] for p in POLICIES]
+        runs = {p: done[f"{name}/{p}"][1] for p in policies}
+        walls = dict(before_meta.get("task_wall_s", {}))
+        walls |= {p: r.extra_timing.get("task_wall_s") for p, r in runs.items()}
+        metas[name]["task_wall_s"] = walls
         metas[name]["pool_wall_s"] = wall
         metas[name]["jobs"] = jobs
         metas[name]["warnings"] = exps[name].workload_check().warnings()
-        if runs["static"].extra.get("static_reached_goal") is False:
+        if "static" in runs:
+            reached = runs["static"].extra.get("static_reached_goal")
+        else:  # the earlier run's verdict, carried in its warnings
+            reached = not any("no static99" in w for w in before_meta.get("warnings", []))
+        if reached is False:
             metas[name]["warnings"].append("no fixed fleet tried reached 99%: no static99")
         results[name] = {"meta": metas[name], "policies": summaries}
+    if set(policies) != set(POLICIES):
+        return results
     for name in names:  # after every result is in hand: plots take a while
         runs = {p: done[f"{name}/{p}"][1] for p in POLICIES}
         write_report(OUT / name, runs=runs, summaries=results[name]["policies"],
@@ -142,6 +171,14 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--set", choices=["tuning", "validation"], help="run only this set")
     ap.add_argument("--render", action="store_true", help="only rewrite the doc")
     ap.add_argument("--jobs", type=int, help="processes (default: the CPUs available)")
+    ap.add_argument(
+        "--policy",
+        nargs="+",
+        choices=POLICIES,
+        help="re-run only these policies (e.g. sla after a policy change), keeping the "
+        "others' results from out/evaluate/results.json; the per-scenario reports are "
+        "not rewritten",
+    )
     args = ap.parse_args(argv)
     unknown = [n for n in args.names if n not in SCENARIOS]
     if unknown:
@@ -150,7 +187,14 @@ def main(argv: list[str]) -> int:
     results_path = OUT / "results.json"
     results: dict[str, Any] = json.loads(results_path.read_text()) if results_path.exists() else {}
     if names:
-        results.update(run_scenarios(names, jobs=args.jobs or default_jobs()))
+        policies = tuple(args.policy) if args.policy else POLICIES
+        try:
+            fresh = run_scenarios(
+                names, jobs=args.jobs or default_jobs(), policies=policies, previous=results
+            )
+        except ValueError as exc:
+            ap.error(str(exc))
+        results.update(fresh)
         OUT.mkdir(parents=True, exist_ok=True)
         results_path.write_text(json.dumps(results, indent=1, default=str) + "\n")
     DOC.write_text(render_doc(results, doc=DOC))

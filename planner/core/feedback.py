@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 
 from planner.core.attainment import PressureRule, pool_settled, update_pressure
-from planner.core.backlog import infeasible_share
 from planner.core.correction import update_correction
 from planner.core.decode import DEFAULT_SPREAD, decode_need, osl_spread
 from planner.core.decode_fit import DecodeFit
@@ -93,12 +92,11 @@ def learn_sla(tick: Tick) -> Learned:
     margins = prev.demand_band.margins(tick.forecast)[:2]
     prefill_p, ttft_w = prev.prefill_pressure, prev.ttft_windows
     if s.sla.ttft_feedback and not obs.is_missing:
-        skipped = infeasible_share(obs, config, factor=factors.prefill)
         rule = _rule(
             s,
             phase="TTFT",
             target_ms=s.ttft_ms,
-            objective=s.objective - skipped,
+            objective=s.objective,
             margin=margins[0],
         )
         p = update_pressure(
@@ -111,7 +109,7 @@ def learn_sla(tick: Tick) -> Learned:
             short_of_load=lambda: _prefill_short(tick, prev.prefill_pressure, factors.prefill),
         )
         prefill_p, ttft_w = p.value, p.windows
-        notes.append(p.note + (f" ({100 * skipped:.2f}% infeasible prompts)" if skipped else ""))
+        notes.append(p.note)
     if factors.prefill > prev.correction.prefill and prefill_p > 1.0:
         # the factor now explains part of what the pressure stood in for: hand it over
         prefill_p = max(1.0, prefill_p * prev.correction.prefill / factors.prefill)

@@ -167,17 +167,6 @@ def test_ttft_misses_while_decode_is_the_bottleneck_leave_prefill_alone() -> Non
     assert s.prefill_pressure == 1.0 and "decode is the bottleneck" in d.message
 
 
-def test_misses_only_infeasible_prompts_make_do_not_raise_the_pressure() -> None:
-    """With a 400 ms target, prompts beyond ~17k tokens cannot start in time on any
-    worker; a window whose only misses are the 5% of such prompts keeps the pressure
-    (more prefill cannot fix them), and says so."""
-    cfg = _config(ttft_ms=400)
-    isl = ((4096.0, 950.0), (8192.0, 950.0), (32768.0, 950.0), (65536.0, 1000.0), (INF, 1000.0))
-    o = _obs(_hist(950, 1000), isl_buckets=isl)
-    d, s = plan(o, _forecast(10.0), PlannerState(), cfg, now=0)
-    assert s.prefill_pressure == 1.0 and "5.00% infeasible prompts" in d.message
-
-
 def test_itl_misses_raise_the_decode_pressure_and_the_decode_plan() -> None:
     """A settled decode pool whose window shows 40% of token gaps above the ITL target
     raises the decode pressure and asks for more decode workers than a window within."""

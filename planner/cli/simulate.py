@@ -63,9 +63,9 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--policy",
         nargs="+",
+        action="extend",
         choices=POLICY_NAMES,
-        default=list(POLICY_NAMES),
-        help="policies to compare (default: all five)",
+        help="policies to compare; may be given more than once (default: all five)",
     )
     p.add_argument(
         "--true-profile", help="profile the simulated workers really follow (default: --profile)"
@@ -241,7 +241,7 @@ def run(args: argparse.Namespace) -> int:
         exp.initial_fleet()
         bars("initial fleet", 1.0)
         summaries, runs = exp.compare(
-            args.policy,
+            list(dict.fromkeys(args.policy)) if args.policy else list(POLICY_NAMES),
             static_fleet=_parse_fleet(args.static_replicas) if args.static_replicas else None,
             jobs=jobs,
         )

@@ -230,3 +230,16 @@ def test_engine_limit_flags_reach_the_simulated_workers(
     assert free["meta"]["engine_limits"]["max_num_seqs"] is None
     p99 = [r["policies"][0]["ttft_ms"]["p99"] for r in (free, capped)]
     assert p99[1] > 10 * p99[0]
+
+
+def test_policy_given_twice_compares_both() -> None:
+    """`--policy sla --policy static` asks for both (it used to keep only the last);
+    no --policy leaves the choice to the default, all five."""
+    from planner.cli.main import build_parser
+
+    parser = build_parser()
+    twice = parser.parse_args(
+        ["simulate", "--trace", "t.csv", "--policy", "sla", "--policy", "static"]
+    )
+    assert twice.policy == ["sla", "static"]
+    assert parser.parse_args(["simulate", "--trace", "t.csv"]).policy is None

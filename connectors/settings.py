@@ -217,12 +217,16 @@ class KubernetesConnectorSettings(Section):
     not_coming_after_s: float = Field(600.0, gt=0)
     leader_election: LeaderElectionSettings = LeaderElectionSettings()
     #: read the cluster's GPU capacity each tick (nodes, Karpenter NodePools, the
-    #: namespace's ResourceQuotas, pods) and plan within it (docs/capacity.md); needs the
+    #: namespace's ResourceQuotas, pods, DRA ResourceSlices and ResourceClaims) and plan
+    #: within it (docs/capacity.md); needs the
     #: ClusterRole in deploy/base; a forbidden read falls back to budget.max_gpus
     cluster_capacity: bool = False
     #: the extended resource the graph's workers request, counted one unit per GPU:
     #: nvidia.com/gpu, or a MIG profile such as nvidia.com/mig-3g.40gb
     gpu_resource: str = Field("nvidia.com/gpu", min_length=1)
+    #: DRA drivers whose ResourceSlice devices count as GPUs (cluster_capacity); a
+    #: cluster without resource.k8s.io/v1beta1 simply has none
+    dra_drivers: tuple[str, ...] = ("gpu.nvidia.com",)
 
     @model_validator(mode="after")
     def _names_present(self) -> KubernetesConnectorSettings:

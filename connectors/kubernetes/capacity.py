@@ -1,8 +1,9 @@
 """Reads the cluster's GPU capacity for the graph (Nodes, Karpenter NodePools, the
-namespace's ResourceQuotas, every namespace's Pods) through kubernetes_asyncio; the
+namespace's ResourceQuotas, every namespace's Pods, DRA ResourceSlices and
+ResourceClaims by connectors/kubernetes/dra.py) through kubernetes_asyncio; the
 arithmetic is planner/core/capacity.py's. A read that fails (RBAC forbids it, the API
 server is down) is skipped and named in ``unread``, logged once: it never fails the
-tick; Karpenter not installed (404) is simply no NodePools."""
+tick; Karpenter not installed or DRA not served (404) is simply no NodePools, no DRA."""
 
 from __future__ import annotations
 
@@ -12,8 +13,16 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 from connectors.errors import ConnectorFault, NotFound
+from connectors.kubernetes.dra import allocated_claims, list_op, slice_devices
 from connectors.kubernetes.errors import call
-from connectors.kubernetes.rbac import ALL_PODS_LIST, NODEPOOLS_LIST, NODES_LIST, QUOTAS_LIST
+from connectors.kubernetes.rbac import (
+    ALL_PODS_LIST,
+    NODEPOOLS_LIST,
+    NODES_LIST,
+    QUOTAS_LIST,
+    RESOURCECLAIMS_LIST,
+    RESOURCESLICES_LIST,
+)
 from planner.core.capacity import (
     ClusterCapacity,
     ClusterReadings,
@@ -93,10 +102,12 @@ class CapacityReader:
         resource: str,
         timeout_s: float,
         retry: Retry,
+        dra_drivers: Sequence[str] = ("gpu.nvidia.com",),
     ) -> None:
         self._api = api_client
         self.namespace = namespace
         self.resource = resource
+        self.dra_drivers = frozenset(dra_drivers)
         self.timeout_s = timeout_s
         self._retry = retry
         self._logged: set[str] = set()
@@ -154,12 +165,32 @@ class CapacityReader:
             ),
             unread=unread,
         )
+        slices = await self._read(
+            "resourceslices", list_op(custom, RESOURCESLICES_LIST, timeout_s=t), unread=unread
+        )
+        devices = None if slices is None else slice_devices(slices, self.dra_drivers)
+        claims = None
+        if devices:  # DRA served and a GPU driver publishes devices: who holds them
+            claims = await self._read(
+                "resourceclaims (all namespaces)",
+                list_op(custom, RESOURCECLAIMS_LIST, timeout_s=t),
+                unread=unread,
+            )
+        own_pods = {
+            (p.metadata.namespace, p.metadata.name)
+            for p in (pods.items or [] if pods is not None else [])
+            if self._own(p, own_selectors)
+        }
         readings = ClusterReadings(
             resource=res,
             nodes=None if nodes is None else tuple(node_reading(n, res) for n in nodes.items or []),
             nodepools=pools,
             quotas=None if quotas is None else self._quotas(quotas.items or []),
             pods=None if pods is None else self._pods(pods.items or [], own_selectors),
+            dra_devices=devices,
+            dra_claims=None
+            if claims is None
+            else allocated_claims(claims, self.dra_drivers, own_pods=own_pods),
             unread=tuple(unread),
         )
         return cluster_capacity(readings)
@@ -213,11 +244,15 @@ class CapacityReader:
             if gpus <= 0:
                 continue
             meta = p.metadata
-            labels = meta.labels or {}
-            own = meta.namespace == self.namespace and any(
-                selector_matches(labels, s) for s in own_selectors
-            )
+            own = self._own(p, own_selectors)
             out.append(
                 PodGpus(f"{meta.namespace}/{meta.name}", gpus, p.spec.node_name or None, own)
             )
         return tuple(out)
+
+    def _own(self, pod: Any, own_selectors: Sequence[str]) -> bool:
+        """One of the graph's own pods: in its namespace, matching a worker selector."""
+        labels = pod.metadata.labels or {}
+        return pod.metadata.namespace == self.namespace and any(
+            selector_matches(labels, s) for s in own_selectors
+        )

@@ -129,6 +129,7 @@ class KubernetesConnector:
                     self._api_client,
                     namespace=namespace,
                     resource=s.gpu_resource,
+                    dra_drivers=s.dra_drivers,
                     timeout_s=s.request_timeout_s,
                     retry=self._retry,
                 )

@@ -55,13 +55,18 @@ LEASE_UPDATE = Rule("coordination.k8s.io", "leases", "update")
 
 LEASE_RULES = frozenset({LEASE_GET, LEASE_CREATE, LEASE_UPDATE})
 #: the cluster's GPU capacity (connector.kubernetes.cluster_capacity): the namespace's
-#: quotas in the Role; nodes, Karpenter NodePools and every namespace's pods in a
-#: ClusterRole (deploy/base/clusterrole.yaml)
+#: quotas in the Role; nodes, Karpenter NodePools, every namespace's pods and DRA
+#: ResourceSlices / ResourceClaims in a ClusterRole (deploy/base/clusterrole.yaml)
 QUOTAS_LIST = Rule("", "resourcequotas", "list")
 NODES_LIST = Rule("", "nodes", "list", cluster_wide=True)
 NODEPOOLS_LIST = Rule("karpenter.sh", "nodepools", "list", cluster_wide=True)
 ALL_PODS_LIST = Rule("", "pods", "list", cluster_wide=True)
-CLUSTER_CAPACITY_RULES = frozenset({NODES_LIST, NODEPOOLS_LIST, ALL_PODS_LIST})
+DRA_GROUP = "resource.k8s.io"
+RESOURCESLICES_LIST = Rule(DRA_GROUP, "resourceslices", "list", cluster_wide=True)
+RESOURCECLAIMS_LIST = Rule(DRA_GROUP, "resourceclaims", "list", cluster_wide=True)
+CLUSTER_CAPACITY_RULES = frozenset(
+    {NODES_LIST, NODEPOOLS_LIST, ALL_PODS_LIST, RESOURCESLICES_LIST, RESOURCECLAIMS_LIST}
+)
 
 Target = Literal["dgd", "deployment", "statefulset"]
 AdapterMode = Literal["auto", "always", "never"]

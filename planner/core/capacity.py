@@ -11,7 +11,12 @@ GPUs are counted by resource name (``nvidia.com/gpu``, a MIG profile such as
   can grow to its limit; a pool without a GPU limit leaves the node ceiling unbounded),
   minus the GPUs other pods hold on those nodes or wait for (Pending pods count as held);
 - quota: for each ResourceQuota key on the GPU resource, hard - used + what the graph's
-  own pods hold (they are in ``used`` and would be replaced, not added).
+  own pods hold (they are in ``used`` and would be replaced, not added);
+- dra: when a GPU driver publishes devices in ResourceSlices (dynamic resource
+  allocation), the devices on schedulable nodes (and those not bound to a node) minus
+  the ones allocated to claims other than the graph's own (a claim is the graph's own
+  when it is reserved for one of the graph's pods). The nodes limit then counts only
+  device-plugin GPUs, and is left out when no node offers any: the GPUs are DRA's.
 
 The graph's cap is the least of the limits read; ``None`` when nothing was read.
 """
@@ -59,6 +64,27 @@ class PodGpus:
 
 
 @dataclass(frozen=True, slots=True)
+class DraDevice:
+    """One device a DRA driver publishes in a ResourceSlice."""
+
+    driver: str
+    pool: str
+    name: str
+    #: ``spec.nodeName`` of its slice; None: not bound to one node
+    node: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DraClaim:
+    """An allocated ResourceClaim: the devices (driver, pool, device) it holds."""
+
+    name: str
+    devices: tuple[tuple[str, str, str], ...]
+    #: reserved for one of the graph's own pods
+    own: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class ClusterReadings:
     """What the connector could read; ``None`` for a kind it did not read, and why in
     ``unread`` (e.g. RBAC forbids it)."""
@@ -68,6 +94,10 @@ class ClusterReadings:
     nodepools: tuple[NodePoolReading, ...] | None = None
     quotas: tuple[QuotaReading, ...] | None = None
     pods: tuple[PodGpus, ...] | None = None
+    #: devices of the GPU drivers in ResourceSlices; None: DRA not read or not served
+    dra_devices: tuple[DraDevice, ...] | None = None
+    #: allocated ResourceClaims using those drivers; None: not read
+    dra_claims: tuple[DraClaim, ...] | None = None
     unread: tuple[str, ...] = ()
 
 
@@ -106,6 +136,8 @@ class ClusterCapacity:
 def _node_limit(r: ClusterReadings) -> CapacityLimit | None:
     if r.nodes is None:
         return None
+    if r.dra_devices and not r.nodepools and not any(n.allocatable_gpus for n in r.nodes):
+        return None  # no node offers the resource by device plugin: the GPUs are DRA's
     pools = {p.name: p for p in r.nodepools or ()}
     unbounded = sorted(p.name for p in pools.values() if p.limit_gpus is None)
     if unbounded:
@@ -141,9 +173,33 @@ def _quota_limits(r: ClusterReadings) -> list[CapacityLimit]:
     return out
 
 
+def _dra_limit(r: ClusterReadings) -> CapacityLimit | None:
+    if not r.dra_devices:
+        return None  # DRA not served, not read, or no GPU driver publishes devices
+    schedulable = None if r.nodes is None else {n.name for n in r.nodes if n.schedulable}
+    counted = {
+        (d.driver, d.pool, d.name)
+        for d in r.dra_devices
+        if d.node is None or schedulable is None or d.node in schedulable
+    }
+    held = {dev for c in r.dra_claims or () if not c.own for dev in c.devices if dev in counted}
+    others = sum(1 for c in r.dra_claims or () if not c.own and set(c.devices) & counted)
+    drivers = ", ".join(sorted({d.driver for d in r.dra_devices}))
+    parts = [f"{len(counted)} devices published by {drivers}"]
+    if schedulable is None:
+        parts.append("nodes not read: every node counted")
+    if r.dra_claims is None:
+        parts.append("resourceclaims not read: allocated devices not subtracted")
+    else:
+        parts.append(f"{len(held)} allocated to {others} other claims")
+    if r.pods is None:
+        parts.append("pods not read: the graph's own claims counted as others'")
+    return CapacityLimit("dra", max(0, len(counted) - len(held)), ", ".join(parts))
+
+
 def cluster_capacity(readings: ClusterReadings) -> ClusterCapacity:
     """The graph's GPU cap from what was read (see the module docstring)."""
-    limits = [lim for lim in (_node_limit(readings),) if lim is not None]
+    limits = [lim for lim in (_node_limit(readings), _dra_limit(readings)) if lim is not None]
     limits += _quota_limits(readings)
     gpus = min((lim.gpus for lim in limits), default=None)
     return ClusterCapacity(readings.resource, gpus, tuple(limits), readings.unread)

@@ -30,12 +30,14 @@ _GROUP_CLUSTER = re.compile(
     r"^/apis/(?P<group>[^/]+)/(?P<ver>[^/]+)/(?P<res>[^/]+)(?:/(?P<name>[^/]+))?$"
 )
 #: resources that exist in the cluster scope (others, listed there, span every namespace)
-CLUSTER_SCOPED = frozenset({"nodes", "nodepools", "namespaces"})
+CLUSTER_SCOPED = frozenset({"nodes", "nodepools", "namespaces", "resourceslices"})
 _KINDS = {
     "pods": "PodList",
     "nodes": "NodeList",
     "resourcequotas": "ResourceQuotaList",
     "nodepools": "NodePoolList",
+    "resourceslices": "ResourceSliceList",
+    "resourceclaims": "ResourceClaimList",
 }
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from tests.fakes.k8s_dra import dra_room
 from tests.fakes.k8s_nodes import (
     GPU,
     is_ready,
@@ -341,6 +342,7 @@ class Cluster:
             capacity=self.capacity,
             resource=self.gpu_resource,
             start_ready=self.start_ready,
+            dra_room=dra_room(self),
         )
         for pod in started:
             self._bump(pod)

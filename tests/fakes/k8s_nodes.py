@@ -114,13 +114,17 @@ def schedule(
     capacity: dict[str, int],
     resource: str,
     start_ready: bool,
+    dra_room: dict[str, int] | None = None,
 ) -> list[Obj]:
     """Bind Pending pods ``(namespace, pod)``, oldest first, up to their workload's
     ``capacity`` (workload id by ``wid_of``) and, when there are ``nodes``, onto a Ready,
-    uncordoned node with room; the rest stay Pending, Unschedulable. Returns the pods
-    that started (their resourceVersion is the caller's to bump)."""
+    uncordoned node with room (its allocatable plus its free DRA devices, ``dra_room``);
+    the rest stay Pending, Unschedulable. Returns the pods that started (their
+    resourceVersion is the caller's to bump)."""
+    extra = dra_room or {}
     free = {
         n["metadata"]["name"]: int(n["status"]["allocatable"].get(resource, 0))
+        + extra.get(n["metadata"]["name"], 0)
         for n in nodes
         if is_ready(n) and not n["spec"].get("unschedulable")
     }

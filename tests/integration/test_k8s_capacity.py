@@ -1,6 +1,7 @@
 """The cluster's GPU capacity through the real kubernetes_asyncio client against the fake
-API server (Nodes, Karpenter NodePools, ResourceQuotas, every namespace's Pods, a toy
-scheduler): the planner never asks for more GPUs than the cluster can place, says
+API server (Nodes, Karpenter NodePools, ResourceQuotas, every namespace's Pods, DRA
+ResourceSlices and ResourceClaims, a toy scheduler): the planner never asks for more
+GPUs than the cluster can place, says
 ``capacity_unavailable`` with the numbers, uses a node added later on the next tick, and
 falls back to ``budget.max_gpus`` (logged once, shown in /status) when RBAC forbids a
 read."""
@@ -25,8 +26,9 @@ from planner.service.loop import PlannerService
 from planner.service.telemetry import Telemetry
 from tests.fakes.clock import ManualClock
 from tests.fakes.connector_harness import k8s_settings, seed_cluster
-from tests.fakes.k8s_api import FakeKubeApi
+from tests.fakes.k8s_api import FakeKubeApi, Fault
 from tests.fakes.k8s_cluster import Cluster
+from tests.fakes.k8s_dra import add_resource_claim, add_resource_slice
 from tests.integration.service_helpers import fast_settings
 
 P, D = Component.PREFILL, Component.DECODE
@@ -223,7 +225,7 @@ async def test_capacity_reading_off_makes_no_cluster_calls(tmp_path: Path) -> No
         state = await r.connector.read()
         assert state.capacity is None
         resources = {c.resource for c in r.fake.calls}
-        assert not resources & {"nodes", "nodepools", "resourcequotas"}
+        assert not resources & {"nodes", "nodepools", "resourcequotas", "resourceslices"}
         assert all(c.path != "/api/v1/pods" for c in r.fake.calls)
 
 
@@ -233,3 +235,56 @@ async def test_apply_never_reads_the_capacity(tmp_path: Path) -> None:
         result: ApplyResult = await r.connector.apply({D: 3}, decision_id="d-1")
         assert result.applied
         assert not [c for c in r.fake.calls if c.resource == "nodes"]
+
+
+async def test_dra_only_gpus_cut_the_plan_and_a_new_dra_node_is_used_next_tick(
+    tmp_path: Path,
+) -> None:
+    """GPUs only by DRA (the node offers no nvidia.com/gpu; its ResourceSlice publishes
+    8 devices, another tenant's claim holds 2): the plan holds 6 GPUs with
+    capacity_unavailable, the dra limit binds, no Pending pod; a second node's slice of
+    8 is used on the next tick."""
+
+    def build(cluster: Cluster) -> None:
+        cluster.add_node("gpu-a", 0)
+        add_resource_slice(cluster, "gpu-a", devices=8)
+        add_resource_claim(cluster, "batch", name="trainer", node="gpu-a", devices=2, pod="t-0")
+
+    async with rig(tmp_path, build) as r:
+        rec = await r.service.tick()
+        assert rec.ok and rec.decision is not None, rec.error
+        d = rec.decision
+        assert d.total_gpus == 6 and d.budget_gpus == 6
+        assert CAP in {reason for cd in d.components.values() for reason in cd.reasons}
+        message = " ".join(cd.message for cd in d.components.values())
+        assert "the cluster can place 6 GPUs for this graph (budget.max_gpus 64)" in message
+        assert rec.applied and r.graph_gpus() == 6 and not r.pending(), r.pending()
+        status = r.telemetry.capacity_status()
+        assert status is not None and status["binding"] == "dra" and status["unread"] == []
+        assert "8 devices published by gpu.nvidia.com, 2 allocated to 1 other claims" in str(
+            status["message"]
+        )
+
+        r.cluster.add_node("gpu-b", 0)
+        add_resource_slice(r.cluster, "gpu-b", devices=8)
+        rec = await r.service.tick()
+        assert rec.ok and rec.decision is not None, rec.error
+        assert rec.decision.budget_gpus == 14 and rec.applied and not r.pending()
+        declared = {(x.group, x.resource, x.verb) for x in r.connector.required_rbac}
+        assert ("resource.k8s.io", "resourceclaims", "list") in r.fake.rules_used() <= declared
+
+
+async def test_dra_not_served_is_no_limit_and_forbidden_is_unread(tmp_path: Path) -> None:
+    """resource.k8s.io not served (404): no dra limit and nothing unread, the nodes
+    limit binds as before; ResourceSlices forbidden (403): listed as unread, same cap."""
+    async with rig(tmp_path, _one_node_shared) as r:
+        r.fake.faults.append(Fault(status=404, times=1, resource="resourceslices"))
+        state = await r.connector.read()
+        assert state.capacity is not None and state.capacity.gpus == 6
+        assert [lim.source for lim in state.capacity.limits] == ["nodes"]
+        assert state.capacity.unread == () and r.fake.faults[0].times == 0
+        r.fake.denied_cluster_wide.add(("resource.k8s.io", "resourceslices", "list"))
+        state = await r.connector.read()
+        assert state.capacity is not None and state.capacity.gpus == 6
+        assert state.capacity.unread == ("resourceslices: forbidden",)
+        assert not [c for c in r.fake.calls if c.resource == "resourceclaims"]

@@ -1,11 +1,13 @@
 """The cluster-capacity arithmetic (planner/core/capacity.py): each limit binding in
-turn, MIG resource names, quotas, Pending pods, Karpenter NodePool limits, and the
-budget one tick plans in."""
+turn, MIG resource names, quotas, Pending pods, Karpenter NodePool limits, DRA devices
+and claims, and the budget one tick plans in."""
 
 from __future__ import annotations
 
 from planner.core.capacity import (
     ClusterReadings,
+    DraClaim,
+    DraDevice,
     NodePoolReading,
     NodeReading,
     PodGpus,
@@ -15,6 +17,15 @@ from planner.core.capacity import (
 )
 
 MIG = "nvidia.com/mig-3g.40gb"
+DRV = "gpu.nvidia.com"
+
+
+def _devices(node: str, n: int) -> tuple[DraDevice, ...]:
+    return tuple(DraDevice(DRV, node, f"gpu-{i}", node) for i in range(n))
+
+
+def _claim(name: str, node: str, *, ids: range, own: bool = False) -> DraClaim:
+    return DraClaim(name, tuple((DRV, node, f"gpu-{i}") for i in ids), own)
 
 
 def test_nothing_read_is_unlimited() -> None:
@@ -128,3 +139,60 @@ def test_effective_budget_takes_the_least_and_says_which_binds() -> None:
     assert (unset.gpus, unset.cluster_binds) == (6, True)
     serving = effective_budget(configured_gpus=16, cluster_gpus=2, ready_gpus=4)
     assert (serving.gpus, serving.cluster_binds, serving.cluster_gpus) == (4, True, 2)
+
+
+def test_dra_binds_when_the_gpus_come_only_by_dra() -> None:
+    """Nodes that offer no device-plugin GPUs leave the nodes limit out; the dra limit
+    is the devices published on schedulable nodes minus those other claims hold, and
+    a cordoned node's devices (and claims on them) count for nothing."""
+    r = ClusterReadings(
+        nodes=(NodeReading("a", 0), NodeReading("cordoned", 0, schedulable=False)),
+        pods=(),
+        dra_devices=_devices("a", 8) + _devices("cordoned", 8),
+        dra_claims=(_claim("batch/t", "a", ids=range(2)), _claim("x/y", "cordoned", ids=range(4))),
+    )
+    cap = cluster_capacity(r)
+    assert [lim.source for lim in cap.limits] == ["dra"] and cap.gpus == 6
+    assert cap.binding is not None
+    assert (
+        cap.binding.detail == "8 devices published by gpu.nvidia.com, 2 allocated to 1 other claims"
+    )
+
+
+def test_dra_own_claims_are_not_subtracted() -> None:
+    """Claims reserved for the graph's own pods are part of what it holds: only other
+    claims' devices are subtracted (as the nodes limit treats the graph's own pods)."""
+    r = ClusterReadings(
+        nodes=(NodeReading("a", 0),),
+        pods=(),
+        dra_devices=_devices("a", 8),
+        dra_claims=(
+            _claim("ns1/w", "a", ids=range(4), own=True),
+            _claim("b/t", "a", ids=range(4, 5)),
+        ),
+    )
+    assert cluster_capacity(r).gpus == 7
+
+
+def test_dra_and_device_plugin_gpus_both_limit_the_least_binds() -> None:
+    """A cluster that offers GPUs both ways keeps the nodes limit unchanged and adds the
+    dra limit; the lesser binds. Claims not read: nothing is subtracted, and it says so."""
+    r = ClusterReadings(
+        nodes=(NodeReading("plugin", 4), NodeReading("a", 0)),
+        pods=(),
+        dra_devices=_devices("a", 8),
+    )
+    cap = cluster_capacity(r)
+    assert {lim.source: lim.gpus for lim in cap.limits} == {"nodes": 4, "dra": 8}
+    assert cap.gpus == 4 and cap.binding is not None and cap.binding.source == "nodes"
+    dra = next(lim for lim in cap.limits if lim.source == "dra")
+    assert "resourceclaims not read" in dra.detail
+
+
+def test_no_dra_devices_leaves_the_limits_unchanged() -> None:
+    """DRA not served (None) or served with no GPU device: no dra limit, and a nodes
+    limit of 0 still binds as before (the nodes offer no GPU)."""
+    for devices in (None, ()):
+        r = ClusterReadings(nodes=(NodeReading("a", 0),), pods=(), dra_devices=devices)
+        cap = cluster_capacity(r)
+        assert [lim.source for lim in cap.limits] == ["nodes"] and cap.gpus == 0

@@ -10,6 +10,8 @@ from connectors.kubernetes.rbac import (
     NODES_LIST,
     PODS_LIST,
     QUOTAS_LIST,
+    RESOURCECLAIMS_LIST,
+    RESOURCESLICES_LIST,
     required_cluster_rbac,
     required_rbac,
 )
@@ -17,13 +19,20 @@ from connectors.kubernetes.rbac import (
 
 def test_capacity_adds_only_list_rules() -> None:
     """Turning cluster_capacity on adds resourcequotas list to the Role and nodes, pods
-    (every namespace) and Karpenter NodePools list to the ClusterRole, nothing else;
-    off, the ClusterRole is empty."""
+    (every namespace), Karpenter NodePools and DRA ResourceSlices / ResourceClaims list
+    to the ClusterRole, nothing else; off, the ClusterRole is empty."""
     for target in ("dgd", "deployment", "statefulset"):
         added = required_rbac(target=target, cluster_capacity=True) - required_rbac(target=target)
         assert added == {QUOTAS_LIST}
     cluster = required_cluster_rbac(cluster_capacity=True)
-    assert cluster == {NODES_LIST, ALL_PODS_LIST, NODEPOOLS_LIST}
+    assert cluster == {
+        NODES_LIST,
+        ALL_PODS_LIST,
+        NODEPOOLS_LIST,
+        RESOURCESLICES_LIST,
+        RESOURCECLAIMS_LIST,
+    }
+    assert {r.group for r in {RESOURCESLICES_LIST, RESOURCECLAIMS_LIST}} == {"resource.k8s.io"}
     assert {r.verb for r in cluster} == {"list"} and all(r.cluster_wide for r in cluster)
     assert required_cluster_rbac(cluster_capacity=False) == frozenset()
 

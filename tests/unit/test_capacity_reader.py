@@ -1,7 +1,8 @@
 """How the capacity reader turns kubernetes_asyncio objects into readings
 (connectors/kubernetes/capacity.py): quantities, a pod's GPUs (init containers,
-requests or limits), Ready and cordoned nodes, the NodePool label, and the label
-selectors that pick out the graph's own pods."""
+requests or limits), Ready and cordoned nodes, the NodePool label, the label
+selectors that pick out the graph's own pods, and DRA ResourceSlice / ResourceClaim
+bodies (connectors/kubernetes/dra.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from kubernetes_asyncio.client import (
 )
 
 from connectors.kubernetes.capacity import count, node_reading, pod_gpus, selector_matches
+from connectors.kubernetes.dra import allocated_claims, slice_devices
+from tests.fakes.k8s_dra import claim_object, slice_object
 
 GPU = "nvidia.com/gpu"
 MIG = "nvidia.com/mig-1g.10gb"
@@ -83,3 +86,30 @@ def test_selectors_match_equality_terms_only() -> None:
     assert not selector_matches(labels, "a=b,e=f")
     assert not selector_matches(labels, "")
     assert not selector_matches(labels, "a in (b)")
+
+
+def test_slices_count_each_device_of_the_gpu_drivers_newest_generation_only() -> None:
+    """Devices of the configured drivers are read with their node and pool; another
+    driver's slice is ignored, and a pool's older generation (stale) is dropped."""
+    items = [
+        slice_object("a-old", node="a", driver="gpu.nvidia.com", devices=8, generation=1),
+        slice_object("a-new", node="a", driver="gpu.nvidia.com", devices=4, generation=2),
+        slice_object("a-nic", node="a", driver="nic.example.com", devices=2),
+        slice_object("b", node="b", driver="gpu.nvidia.com", devices=2),
+    ]
+    devices = slice_devices(items, {"gpu.nvidia.com"})
+    assert len(devices) == 6
+    assert {(d.node, d.pool) for d in devices} == {("a", "a"), ("b", "b")}
+    assert not slice_devices(items, {"other.example.com"})
+
+
+def test_claims_are_the_graphs_own_when_reserved_for_its_pods() -> None:
+    """An allocated claim keeps its (driver, pool, device) results of the GPU drivers;
+    reservedFor naming one of the graph's pods (namespace, name) makes it own; a claim
+    of another driver only is left out."""
+    mine = claim_object("ns1", "w", driver="gpu.nvidia.com", node="a", devices=["gpu-0"], pod="w-0")
+    other = claim_object("b", "t", driver="gpu.nvidia.com", node="a", devices=["gpu-1"], pod="w-0")
+    nic = claim_object("b", "n", driver="nic.example.com", node="a", devices=["nic-0"], pod=None)
+    claims = allocated_claims([mine, other, nic], {"gpu.nvidia.com"}, own_pods={("ns1", "w-0")})
+    assert [(c.name, c.own) for c in claims] == [("ns1/w", True), ("b/t", False)]
+    assert claims[0].devices == (("gpu.nvidia.com", "a", "gpu-0"),)

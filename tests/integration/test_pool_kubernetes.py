@@ -5,8 +5,12 @@ workers hold 2) and writes each graph's own DGD."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from connectors.kubernetes import KubernetesConnector
 from planner.clock import ServiceClock
@@ -58,80 +62,23 @@ def _replicas(cluster: Cluster, name: str) -> dict[Component, int]:
     }
 
 
-async def test_two_graphs_on_two_dgds_share_one_pool(tmp_path: Path) -> None:
-    """One tick under load: each DGD is patched to its grant, the GPUs of both (2 per
-    prefill worker, as the cluster says) stay within the 8-GPU pool, the low-priority
-    graph is preempted, and the high-priority one is written above its floor."""
+@asynccontextmanager
+async def _pool(
+    tmp_path: Path, *, pool_gpus: int, node_gpus: int | None = None, **connector: Any
+) -> AsyncIterator[tuple[PoolService, FakeKubeApi]]:
+    """Both graphs (chat priority 10, code priority 1, floors of 3 GPUs) on the fake API
+    server, one Kubernetes connector each (``connector`` overrides their settings), and
+    the pool service over them; with ``node_gpus``, one node of that many GPUs first."""
     clock = ManualClock()
     fake = FakeKubeApi(cluster=Cluster(clock=clock))
+    if node_gpus is not None:
+        fake.cluster.add_node("gpu-a", node_gpus)
     _seed(fake.cluster)
     await fake.start()
     kubeconfig = fake.write_kubeconfig(tmp_path / "kc", namespace="ns1")
     tree = {
         "predictor": {"name": "constant"},
-        "pool": {"gpus": 8},
-        "graphs": [
-            {"name": "chat", "priority": 10, "floor_gpus": 3},
-            {"name": "code", "priority": 1, "floor_gpus": 3},
-        ],
-    }
-    import yaml
-
-    path = tmp_path / "pool.yaml"
-    path.write_text(yaml.safe_dump(tree))
-    settings = load_settings(config_file=path)
-    connectors = {
-        n: KubernetesConnector(
-            k8s_settings("k8s-dgd", kubeconfig, graph_name=n), identity="planner-a", clock=clock
-        )
-        for n in GRAPHS
-    }
-    try:
-        pool = PoolPlanner(graph_configs(settings), pool_gpus=8)
-        links = {
-            n: GraphLink(
-                source=_Loaded(), connector=c, cost=CostMeter(usd_per_gpu_hour=0.0), ttft_ms=500
-            )
-            for n, c in connectors.items()
-        }
-        service = PoolService(
-            settings=settings,
-            pool=pool,
-            links=links,
-            telemetry=Telemetry(),
-            clock=ServiceClock.start(),
-        )
-        out = await service.tick()
-        assert out is not None and service.consecutive_failures == 0
-        got = {n: _replicas(fake.cluster, n) for n in GRAPHS}
-        assert {n: out.decisions[n].targets for n in GRAPHS} == got
-        gpus = sum(r[P] * 2 + r[D] for r in got.values())
-        assert gpus <= 8
-        assert out.result.grants["code"].preempted_by == "chat"
-        assert out.result.grants["chat"].granted_gpus > 3
-        assert got["chat"] != {P: 1, D: 1}  # written
-    finally:
-        for c in connectors.values():
-            await c.close()
-        await fake.close()
-
-
-async def test_the_pool_is_cut_to_what_the_cluster_can_place(tmp_path: Path) -> None:
-    """Both graphs read the cluster's capacity: one 8-GPU node holding their 6 GPUs of
-    workers. Under load (both ask for more than the node), with pool.gpus 20, the pool is
-    cut to the 8 GPUs the node can place (2 free + the 6 the graphs hold): the graphs
-    together hold 8 and no Pending pod is created."""
-    import yaml
-
-    clock = ManualClock()
-    fake = FakeKubeApi(cluster=Cluster(clock=clock))
-    fake.cluster.add_node("gpu-a", 8)
-    _seed(fake.cluster)
-    await fake.start()
-    kubeconfig = fake.write_kubeconfig(tmp_path / "kc", namespace="ns1")
-    tree = {
-        "predictor": {"name": "constant"},
-        "pool": {"gpus": 20},
+        "pool": {"gpus": pool_gpus},
         "graphs": [
             {"name": "chat", "priority": 10, "floor_gpus": 3},
             {"name": "code", "priority": 1, "floor_gpus": 3},
@@ -142,7 +89,7 @@ async def test_the_pool_is_cut_to_what_the_cluster_can_place(tmp_path: Path) -> 
     settings = load_settings(config_file=path)
     connectors = {
         n: KubernetesConnector(
-            k8s_settings("k8s-dgd", kubeconfig, graph_name=n, cluster_capacity=True),
+            k8s_settings("k8s-dgd", kubeconfig, graph_name=n, **connector),
             identity="planner-a",
             clock=clock,
         )
@@ -155,13 +102,47 @@ async def test_the_pool_is_cut_to_what_the_cluster_can_place(tmp_path: Path) -> 
             )
             for n, c in connectors.items()
         }
-        service = PoolService(
-            settings=settings,
-            pool=PoolPlanner(graph_configs(settings), pool_gpus=20),
-            links=links,
-            telemetry=Telemetry(),
-            clock=ServiceClock.start(),
+        yield (
+            PoolService(
+                settings=settings,
+                pool=PoolPlanner(graph_configs(settings), pool_gpus=pool_gpus),
+                links=links,
+                telemetry=Telemetry(),
+                clock=ServiceClock.start(),
+            ),
+            fake,
         )
+    finally:
+        for c in connectors.values():
+            await c.close()
+        await fake.close()
+
+
+async def test_two_graphs_on_two_dgds_share_one_pool(tmp_path: Path) -> None:
+    """One tick under load: each DGD is patched to its grant, the GPUs of both (2 per
+    prefill worker, as the cluster says) stay within the 8-GPU pool, the low-priority
+    graph is preempted, and the high-priority one is written above its floor."""
+    async with _pool(tmp_path, pool_gpus=8) as (service, fake):
+        out = await service.tick()
+        assert out is not None and service.consecutive_failures == 0
+        got = {n: _replicas(fake.cluster, n) for n in GRAPHS}
+        assert {n: out.decisions[n].targets for n in GRAPHS} == got
+        gpus = sum(r[P] * 2 + r[D] for r in got.values())
+        assert gpus <= 8
+        assert out.result.grants["code"].preempted_by == "chat"
+        assert out.result.grants["chat"].granted_gpus > 3
+        assert got["chat"] != {P: 1, D: 1}  # written
+
+
+async def test_the_pool_is_cut_to_what_the_cluster_can_place(tmp_path: Path) -> None:
+    """Both graphs read the cluster's capacity: one 8-GPU node holding their 6 GPUs of
+    workers. Under load (both ask for more than the node), with pool.gpus 20, the pool is
+    cut to the 8 GPUs the node can place (2 free + the 6 the graphs hold): the graphs
+    together hold 8 and no Pending pod is created."""
+    async with _pool(tmp_path, pool_gpus=20, node_gpus=8, cluster_capacity=True) as (
+        service,
+        fake,
+    ):
         out = await service.tick()
         assert out is not None and service.consecutive_failures == 0
         asked = sum(g.asked_gpus for g in out.result.grants.values())
@@ -174,7 +155,3 @@ async def test_the_pool_is_cut_to_what_the_cluster_can_place(tmp_path: Path) -> 
             if p["status"]["phase"] == "Pending"
         ]
         assert pending == []
-    finally:
-        for c in connectors.values():
-            await c.close()
-        await fake.close()

@@ -120,10 +120,16 @@ def mix_clients(data: ServeGenData, seed: int) -> tuple[str, ...]:
 Recipe = tuple[str, Callable[[], LoadSeries]]  # (group, builder)
 
 
+@cache
 def _trace(rel: str, interval_s: float) -> LoadSeries:
+    # read once: the fourteen day slices of the ServeGen aggregate share one read (5 s
+    # each otherwise); the arrays are frozen because the slices are views of them
     from planner.forecast.warm_start import load_series
 
-    return load_series(SHARED_DATA / rel, interval_s=interval_s)
+    series = load_series(SHARED_DATA / rel, interval_s=interval_s)
+    for arr in (series.rate_rps, series.isl_tokens, series.osl_tokens, series.missing):
+        arr.setflags(write=False)
+    return series
 
 
 def _aggregate_day(day: int, label: str) -> LoadSeries:

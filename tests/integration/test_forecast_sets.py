@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import shared
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]  # builds both sets from ServeGen
 
 
 @pytest.fixture(scope="module")

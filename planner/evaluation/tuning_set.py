@@ -1,6 +1,7 @@
-"""The tuning set: the six scenarios the policy is tuned on (Azure LLM 2023 conversation
-and code traces, a ServeGen m-small day), each also with workers 1.2x slower than the
-profile. Public traces from ../shared/data/traces."""
+"""The tuning set: the eight scenarios the policy is tuned on (Azure LLM 2023 conversation
+and code traces, a ServeGen m-small day, and generated spikes shorter than a worker's
+start-up), each also with workers 1.2x slower than the profile. Public traces from
+../shared/data/traces."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.evaluation.scenario import Scenario
+from planner.workload.generators import burst_rate, generated_trace
 from planner.workload.readers import read_request_trace
 from planner.workload.servegen import ServeGenData, read_servegen
 from planner.workload.trace import RequestTrace
@@ -66,6 +68,42 @@ def _servegen_day(name: str, slow: float) -> Scenario:
     )
 
 
+SPIKES_RECIPE = (
+    "10 req/s Poisson with spikes to 35 req/s lasting 20-90 s (shorter than the 180 s "
+    "start-up) every 3-9 min, 2 h; ISL lognormal mean 1,500 (CV 1.2), OSL mean 300 (CV 0.8)"
+)
+
+
+def _spikes_trace(data: Path) -> RequestTrace:
+    del data  # generated: no input file
+    rate = burst_rate(
+        base_rps=10, burst_rps=35, duration_s=7200, burst_s=(20, 90), gap_s=(180, 540), seed=21
+    )
+    return generated_trace(
+        "spikes",
+        rate,
+        duration_s=7200.0,
+        isl_mean=1500,
+        isl_cv=1.2,
+        osl_mean=300,
+        osl_cv=0.8,
+        seed=21,
+    )
+
+
+def _spikes(name: str, slow: float) -> Scenario:
+    return Scenario(
+        name=name,
+        set="tuning",
+        recipe=SPIKES_RECIPE + ("" if slow == 1.0 else f"; workers {slow:g}x slower"),
+        seed=21,
+        ttft_ms=500,
+        itl_ms=50,
+        slowdown=slow,
+        build=_spikes_trace,
+    )
+
+
 TUNING = (
     _azure("conv", "azure_llm_2023_conv.csv", 30, 1.0, "Azure LLM 2023 conversation trace x30"),
     _azure("conv-slow", "azure_llm_2023_conv.csv", 30, 1.2, "Azure conversation x30"),
@@ -73,4 +111,6 @@ TUNING = (
     _azure("code-slow", "azure_llm_2023_code.csv", 15, 1.2, "Azure code x15"),
     _servegen_day("servegen", 1.0),
     _servegen_day("servegen-slow", 1.2),
+    _spikes("spikes", 1.0),
+    _spikes("spikes-slow", 1.2),
 )

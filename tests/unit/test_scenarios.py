@@ -1,4 +1,4 @@
-"""The scenario registry: the tuning set is the six scenarios tuned on, and the validation
+"""The scenario registry: the tuning set is the eight scenarios tuned on, and the validation
 set covers what it must (long prompts beyond the profile at two TTFT targets, long
 outputs over a day, a day-long diurnal load, short bursts, three worker speeds, TP2 and
 TP4 workers, ITL- and TTFT-bound SLOs, the public sine load), each seeded."""
@@ -7,20 +7,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from planner.errors import ConfigError
 from planner.evaluation.scenarios import SCENARIOS, scenarios_in
 
 
-def test_the_tuning_set_is_the_six_scenarios_tuned_on() -> None:
-    """Names, slowdowns and targets of today's six."""
+def test_the_tuning_set_is_the_eight_scenarios_tuned_on() -> None:
+    """Names, slowdowns and targets of today's eight; the spikes are shorter than the
+    180-s start-up and differ from the validation set's bursts in every parameter."""
     tuning = scenarios_in("tuning")
     assert [s.name for s in tuning] == [
-        "conv", "conv-slow", "code", "code-slow", "servegen", "servegen-slow"
+        "conv", "conv-slow", "code", "code-slow", "servegen", "servegen-slow",
+        "spikes", "spikes-slow",
     ]  # fmt: skip
-    assert [s.slowdown for s in tuning] == [1.0, 1.2, 1.0, 1.2, 1.0, 1.2]
-    assert {(s.ttft_ms, s.itl_ms, s.seed) for s in tuning} == {(500, 50, 0)}
+    assert [s.slowdown for s in tuning] == [1.0, 1.2] * 4
+    assert {(s.ttft_ms, s.itl_ms) for s in tuning} == {(500, 50)}
+    assert {s.seed for s in tuning} == {0, 21}
+    spikes = SCENARIOS["spikes"].build(Path("unused"))
+    per_s = np.bincount(spikes.arrival_s.astype(int))
+    assert spikes.duration_s == pytest.approx(7200, abs=5)
+    assert 8 <= np.median(per_s) <= 12 and np.percentile(per_s, 99.5) >= 25
 
 
 def test_the_validation_set_covers_the_brief() -> None:

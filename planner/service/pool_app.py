@@ -20,6 +20,7 @@ from planner.pool.pricing import CostMeter, graph_price
 from planner.service.app import EMBEDDED_COMPRESSION, RunResult, ServiceApp
 from planner.service.http import ServiceHttp
 from planner.service.pool_loop import GraphLink, PoolService
+from planner.service.pool_metrics import GraphLabelled
 from planner.service.telemetry import Telemetry
 from planner.settings import PlannerSettings
 from planner.settings.graphs import graph_configs
@@ -79,12 +80,14 @@ class PoolApp:
             telemetry = Telemetry(keep_decisions=s.service.keep_decisions)
             telemetry.advisory.set(1 if s.service.advisory else 0)
             links: dict[str, GraphLink] = {}
+            # each graph's connector series in its own registry (the connector's series
+            # carry no graph label), exported through one collector that adds it
+            registries = {g.name: CollectorRegistry() for g in self.graphs}
+            telemetry.registry.register(GraphLabelled(registries))
             for g in self.graphs:
                 app = self.apps[g.name]
-                # each graph's connector series in its own registry: the connector's
-                # series carry no graph label (docs/pool.md)
                 source, connector = await app._wire(
-                    stack, clock, pool.planners[g.name], CollectorRegistry()
+                    stack, clock, pool.planners[g.name], registries[g.name]
                 )
                 price = graph_price(s.pool, g.entry) or 0.0
                 links[g.name] = GraphLink(

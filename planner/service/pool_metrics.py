@@ -1,10 +1,14 @@
 """The pool's own Prometheus series: per graph what it asked of the shared GPU pool,
-what it got, its floor, why it was cut, and what it costs in dollars (docs/pool.md).
-Registered in the service's registry (empty with one graph)."""
+what it got, its floor, why it was cut, and what it costs in dollars (docs/pool.md);
+and each graph's connector series, re-exported with a ``graph`` label. Registered in
+the service's registry (empty with one graph)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.metrics_core import Metric
 
 from planner.core.arbitration import PoolResult
 
@@ -70,3 +74,27 @@ class PoolMetrics:
         if usd > 0:
             self.usd.labels(graph=graph).inc(usd)
         self.usd_per_1k.labels(graph=graph).set(float("nan") if per_1k is None else per_1k)
+
+
+class GraphLabelled:
+    """A collector that exports the series of one registry per graph (the connectors'
+    ``sla_planner_connector_*`` and ``sla_planner_leader``, which carry no graph label
+    of their own) with a ``graph`` label added; a family found in several registries
+    is exported once, holding every graph's samples."""
+
+    def __init__(self, registries: Mapping[str, CollectorRegistry]) -> None:
+        self.registries = dict(registries)
+
+    def collect(self) -> Iterator[Metric]:
+        families: dict[str, Metric] = {}
+        for graph, registry in sorted(self.registries.items()):
+            for family in registry.collect():
+                out = families.get(family.name)
+                if out is None:
+                    out = families[family.name] = Metric(
+                        family.name, family.documentation, family.type, family.unit
+                    )
+                for sample in family.samples:
+                    labels = {**sample.labels, "graph": graph}
+                    out.samples.append(sample._replace(labels=labels))
+        yield from families.values()

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from planner.service.pool_app import PoolApp
 from planner.settings import load_settings
@@ -52,7 +54,8 @@ def test_two_emulated_graphs_share_one_pool(
 ) -> None:
     """Four ticks (~5 s wall): every tick's grants fit the 5-GPU pool, code is preempted
     by chat at least once (its tick line says preempted_by=chat), and the registry has
-    per-graph dollars per hour at the configured prices."""
+    per-graph dollars per hour at the configured prices, and each graph's connector
+    series with its graph label, every family once in the exposition."""
     app = PoolApp(load_settings(config_file=_file(tmp_path)))
     caplog.set_level("INFO", logger="sla_planner.tick")
     result = asyncio.run(app.run())
@@ -67,6 +70,13 @@ def test_two_emulated_graphs_share_one_pool(
     assert chat_rate is not None and chat_rate % 4.0 == pytest.approx(0.0)
     assert code_rate is not None and code_rate > 0
     assert reg.get_sample_value("sla_planner_pool_capacity_gpus") == 5
+    for graph in ("chat", "code"):
+        reads = reg.get_sample_value(
+            "sla_planner_connector_calls_total", {"op": "read", "graph": graph}
+        )
+        assert reads is not None and reads >= 4, (graph, reads)
+    names = [f.name for f in text_string_to_metric_families(generate_latest(reg).decode())]
+    assert len(names) == len(set(names)) and "sla_planner_connector_calls" in names
 
 
 @pytest.mark.slow

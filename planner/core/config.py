@@ -46,6 +46,12 @@ class PolicyConfig:
     def decode_component(self) -> Component:
         return Component.AGG if self.settings.mode == "agg" else Component.DECODE
 
+    @property
+    def max_num_seqs(self) -> int | None:
+        """Most sequences a decode worker runs at once: ``engine.max_num_seqs``, else the
+        limit the profile says it was measured under, else None (no limit)."""
+        return self.settings.engine.max_num_seqs or self.perf.profile.meta.max_num_seqs
+
     def profile_gpus(self, component: Component) -> int | None:
         """GPUs per worker the profile was measured with (None when it does not say)."""
         meta = self.perf.profile.meta

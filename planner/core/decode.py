@@ -13,7 +13,7 @@ requests it may run are the fewest of three bounds:
   E[(ISL + O) O] / E[O] = ISL + s x mean OSL with s = E[O^2] / E[O]^2 = 1 + CV^2,
   measured from the window's output-length histogram (``osl_spread``; 2, an exponential
   spread, without one);
-- ``engine.max_num_seqs``.
+- ``engine.max_num_seqs``, else the limit the profile was measured under (its metadata).
 
 The headroom covers the fitted model's own error: exp(-z x s) for the fit's residual
 spread s and z the normal quantile of ``objective`` (``DecodeFit.headroom``), or
@@ -72,7 +72,7 @@ def max_requests_per_worker(
     """Requests one decode worker can hold, and what bounds it (KV or max_num_seqs)."""
     final_context = isl_tokens + spread * osl_tokens
     kv = kv_tokens_per_worker(config, gpus=gpus) / final_context
-    seqs = config.settings.engine.max_num_seqs
+    seqs = config.max_num_seqs
     if seqs is not None and seqs < kv:
         return float(seqs), f"max_num_seqs {seqs}"
     return kv, f"KV at final context {final_context:.0f}"

@@ -213,3 +213,28 @@ def test_a_subnormal_rate_after_a_loaded_window_plans_without_overflow() -> None
     for i, rate in enumerate([20.0, 2.2e-313, 5e-320]):
         d = planner.step(window(rate, current_replicas=cur, ready_replicas=cur), now=60.0 * (i + 1))
         assert all(t >= 0 for t in d.targets.values())
+
+
+def test_the_profiles_max_num_seqs_bounds_decode_when_the_settings_leave_it_unset() -> None:
+    """A profile measured under max_num_seqs 8 (its metadata) and no engine setting: the
+    decode sizing holds at most 8 requests per worker and asks for more decode workers
+    than without the limit, saying so; engine.max_num_seqs, when set, wins over it."""
+    from dataclasses import replace
+
+    from planner.core.config import PolicyConfig
+    from planner.perf.model import PerfModel
+
+    profile = PERF.profile
+    capped = PerfModel(replace(profile, meta=replace(profile.meta, max_num_seqs=8)))
+    free = config()
+    limited = PolicyConfig(settings=free.settings, perf=capped)
+    assert free.max_num_seqs is None and limited.max_num_seqs == 8
+    overridden = PolicyConfig(
+        settings=load_settings(overrides={"engine.max_num_seqs": 64}), perf=capped
+    )
+    assert overridden.max_num_seqs == 64
+    obs, fc = window(20, isl=1000, osl=400), forecast(20, isl=1000, osl=400)
+    d_free, _ = decide(obs, fc, free)
+    d_limited, _ = decide(obs, fc, limited)
+    assert d_limited.components[D].desired > d_free.components[D].desired
+    assert "max_num_seqs 8" in d_limited.components[D].message

@@ -1,7 +1,7 @@
-"""The tuning set: the eight scenarios the policy is tuned on (Azure LLM 2023 conversation
-and code traces, a ServeGen m-small day, and generated spikes shorter than a worker's
-start-up), each also with workers 1.2x slower than the profile. Public traces from
-../shared/data/traces."""
+"""The tuning set: the ten scenarios the policy is tuned on (Azure LLM 2023 conversation
+and code traces, a ServeGen m-small day, generated spikes shorter than a worker's
+start-up, and a generated load on 8-GPU Llama2-70B workers), each also with workers
+1.2x slower than the profile. Public traces from ../shared/data/traces."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from planner.evaluation.scenario import Scenario
+import numpy as np
+
+from planner.evaluation.scenario import PROFILES, Scenario
 from planner.workload.generators import burst_rate, generated_trace
 from planner.workload.readers import read_request_trace
 from planner.workload.servegen import ServeGenData, read_servegen
@@ -104,6 +106,46 @@ def _spikes(name: str, slow: float) -> Scenario:
     )
 
 
+WIDE_RECIPE = (
+    "Llama2-70B on H100, TP8 workers (8 GPUs each); 4 -> 16 req/s and back, a triangle "
+    "over 2 h; ISL lognormal mean 1,500 (CV 0.8), OSL mean 200 (CV 1); TTFT 2 s, ITL 60 ms"
+)
+
+
+def _wide_trace(data: Path) -> RequestTrace:
+    del data  # generated: no input file
+
+    def rate(t: Any) -> Any:
+        up = np.clip(t / 3600.0, 0.0, 2.0)
+        return 4.0 + 12.0 * np.where(up <= 1.0, up, 2.0 - up)
+
+    return generated_trace(
+        "wide-workers",
+        rate,
+        duration_s=7200.0,
+        isl_mean=1500,
+        isl_cv=0.8,
+        osl_mean=200,
+        osl_cv=1.0,
+        seed=22,
+    )
+
+
+def _wide(name: str, slow: float) -> Scenario:
+    return Scenario(
+        name=name,
+        set="tuning",
+        recipe=WIDE_RECIPE + ("" if slow == 1.0 else f"; workers {slow:g}x slower"),
+        seed=22,
+        ttft_ms=2000,
+        itl_ms=60,
+        slowdown=slow,
+        build=_wide_trace,
+        profile=PROFILES[1],
+        profile_row="tp=8",
+    )
+
+
 TUNING = (
     _azure("conv", "azure_llm_2023_conv.csv", 30, 1.0, "Azure LLM 2023 conversation trace x30"),
     _azure("conv-slow", "azure_llm_2023_conv.csv", 30, 1.2, "Azure conversation x30"),
@@ -113,4 +155,6 @@ TUNING = (
     _servegen_day("servegen-slow", 1.2),
     _spikes("spikes", 1.0),
     _spikes("spikes-slow", 1.2),
+    _wide("tp8", 1.0),
+    _wide("tp8-slow", 1.2),
 )

@@ -1,4 +1,4 @@
-"""The scenario registry: the tuning set is the eight scenarios tuned on, and the validation
+"""The scenario registry: the tuning set is the ten scenarios tuned on, and the validation
 set covers what it must (long prompts beyond the profile at two TTFT targets, long
 outputs over a day, a day-long diurnal load, short bursts, three worker speeds, TP2 and
 TP4 workers, ITL- and TTFT-bound SLOs, the public sine load), each seeded."""
@@ -14,17 +14,20 @@ from planner.errors import ConfigError
 from planner.evaluation.scenarios import SCENARIOS, scenarios_in
 
 
-def test_the_tuning_set_is_the_eight_scenarios_tuned_on() -> None:
-    """Names, slowdowns and targets of today's eight; the spikes are shorter than the
-    180-s start-up and differ from the validation set's bursts in every parameter."""
+def test_the_tuning_set_is_the_ten_scenarios_tuned_on() -> None:
+    """Names, slowdowns and targets of today's ten; the spikes are shorter than the
+    180-s start-up, and the wide workers hold 8 GPUs (a profile row no validation
+    scenario uses)."""
     tuning = scenarios_in("tuning")
     assert [s.name for s in tuning] == [
         "conv", "conv-slow", "code", "code-slow", "servegen", "servegen-slow",
-        "spikes", "spikes-slow",
+        "spikes", "spikes-slow", "tp8", "tp8-slow",
     ]  # fmt: skip
-    assert [s.slowdown for s in tuning] == [1.0, 1.2] * 4
-    assert {(s.ttft_ms, s.itl_ms) for s in tuning} == {(500, 50)}
-    assert {s.seed for s in tuning} == {0, 21}
+    assert [s.slowdown for s in tuning] == [1.0, 1.2] * 5
+    assert {(s.ttft_ms, s.itl_ms) for s in tuning[:8]} == {(500, 50)}
+    assert {s.seed for s in tuning} == {0, 21, 22}
+    assert {s.profile_row for s in tuning} == {None, "tp=8"}
+    assert not {"tp=8"} & {s.profile_row for s in scenarios_in("validation")}
     spikes = SCENARIOS["spikes"].build(Path("unused"))
     per_s = np.bincount(spikes.arrival_s.astype(int))
     assert spikes.duration_s == pytest.approx(7200, abs=5)

@@ -14,7 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.k8s_cluster import Cluster, merge_patch
+from tests.fakes.k8s_cluster import Cluster
+from tests.fakes.k8s_store import merge_patch
 
 TOKEN = "fake-token"
 MERGE_PATCH = "application/merge-patch+json"

@@ -1,15 +1,13 @@
-"""The fake API server's object store and toy controllers: resourceVersions, /scale views,
+"""The fake API server's toy controllers over its object store: /scale views,
 scaling adapters propagated to their graph, pods that run or stay Pending by capacity,
 and (when any are added) Nodes, Karpenter NodePools, ResourceQuotas and other tenants'
 pods, with a toy scheduler that binds a pod to a node with room or leaves it Pending."""
 
 from __future__ import annotations
 
-import copy
 import itertools
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 from tests.fakes.k8s_dra import dra_room
@@ -24,43 +22,24 @@ from tests.fakes.k8s_nodes import (
     running_status,
     schedule,
 )
+from tests.fakes.k8s_store import Key, Store, rfc3339
 
-Key = tuple[str, str, str]  # (group, plural, namespace)
 GRAPH_LABEL = "nvidia.com/dynamo-graph-deployment-name"
 COMPONENT_LABEL = "nvidia.com/dynamo-component"
 DYNAMO = "nvidia.com"
 ADAPTERS = "dynamographdeploymentscalingadapters"
 
 
-def rfc3339(epoch_s: float) -> str:
-    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    if not isinstance(target, dict):
-        target = {}
-    for k, v in patch.items():
-        if v is None:
-            target.pop(k, None)
-        else:
-            target[k] = merge_patch(target.get(k), v)
-    return target
-
-
 def _selector(labels: dict[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
 
 
-class Cluster:
-    """Objects by (group, plural, namespace) and name; every change bumps resourceVersion."""
+class Cluster(Store):
+    """The store with the controllers a cluster runs: /scale views, adapters propagated
+    to their graph, pods scheduled by capacity, status written back."""
 
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
-        self.clock = clock
-        self.rv = 1000
-        self._store: dict[Key, dict[str, dict[str, Any]]] = {}
+        super().__init__(clock=clock)
         #: workload id ("deployments/x", "dgd/g/svc") -> pods that can be scheduled
         self.capacity: dict[str, int] = {}
         #: new scheduled pods become Ready at once (False: wait for mark_ready)
@@ -68,54 +47,6 @@ class Cluster:
         #: the extended resource pods request and nodes offer (a MIG profile works too)
         self.gpu_resource = GPU
         self._pod_ids = itertools.count()
-
-    # --- store ------------------------------------------------------------------------
-
-    def _bump(self, obj: dict[str, Any]) -> dict[str, Any]:
-        self.rv += 1
-        obj["metadata"]["resourceVersion"] = str(self.rv)
-        return obj
-
-    def objects(self, key: Key) -> list[dict[str, Any]]:
-        return list(self._store.get(key, {}).values())
-
-    def buckets(self) -> list[tuple[Key, list[dict[str, Any]]]]:
-        """Every (group, plural, namespace) with its objects."""
-        return [(k, list(b.values())) for k, b in self._store.items()]
-
-    def get(self, key: Key, name: str) -> dict[str, Any] | None:
-        return self._store.get(key, {}).get(name)
-
-    def create(self, key: Key, body: dict[str, Any]) -> dict[str, Any] | None:
-        name = body["metadata"]["name"]
-        bucket = self._store.setdefault(key, {})
-        if name in bucket:
-            return None
-        obj = copy.deepcopy(body)
-        obj["metadata"].setdefault("namespace", key[2])
-        obj["metadata"]["creationTimestamp"] = rfc3339(self.clock())
-        obj["metadata"]["uid"] = f"uid-{name}-{self.rv}"
-        bucket[name] = self._bump(obj)
-        self.reconcile()
-        return obj
-
-    def replace(self, key: Key, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        old = self._store[key][name]
-        obj = copy.deepcopy(body)
-        for keep in ("creationTimestamp", "uid", "namespace", "name"):
-            if keep in old["metadata"]:
-                obj.setdefault("metadata", {})[keep] = old["metadata"][keep]
-        if "status" in old and key[1] != "leases":
-            obj["status"] = old["status"]  # the main resource does not write status
-        self._store[key][name] = self._bump(obj)
-        self.reconcile()
-        return obj
-
-    def touch(self, key: Key, name: str) -> None:
-        """Another writer changes an unrelated field."""
-        obj = self._store[key][name]
-        obj["metadata"].setdefault("annotations", {})["touched-by"] = f"other-{self.rv}"
-        self._bump(obj)
 
     # --- /scale -----------------------------------------------------------------------
 

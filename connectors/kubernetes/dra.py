@@ -19,7 +19,9 @@ Obj = dict[str, Any]
 
 def slice_devices(items: Sequence[Obj], drivers: Collection[str]) -> tuple[DraDevice, ...]:
     """Devices of ``drivers`` in ResourceSlice bodies, each once; of a pool published in
-    several generations only the newest generation counts (older slices are stale)."""
+    several generations only the newest generation counts (older slices are stale). A
+    device whose ``type`` attribute is not ``gpu`` or that names a ``parentUUID`` (NVIDIA's
+    MIG devices) is a partition of the GPU with that uuid."""
     newest: dict[tuple[str, str], int] = {}
     for item in items:
         spec = item.get("spec") or {}
@@ -35,10 +37,27 @@ def slice_devices(items: Sequence[Obj], drivers: Collection[str]) -> tuple[DraDe
         if driver not in drivers or int(pool.get("generation") or 0) < newest[(driver, pool_name)]:
             continue
         node = spec.get("nodeName") or None
-        for dev in spec.get("devices") or []:
+        devices = spec.get("devices") or []
+        # a partition names its GPU by UUID (parentUUID); the GPU publishes its uuid
+        by_uuid = {_attr(d, "uuid"): str(d.get("name", "")) for d in devices if _attr(d, "uuid")}
+        for dev in devices:
             name = str(dev.get("name", ""))
-            out[(driver, pool_name, name)] = DraDevice(driver, pool_name, name, node)
+            parent = None
+            if _attr(dev, "type") not in (None, "gpu") or _attr(dev, "parentUUID"):
+                parent = by_uuid.get(_attr(dev, "parentUUID") or "", "")
+            out[(driver, pool_name, name)] = DraDevice(driver, pool_name, name, node, parent)
     return tuple(out.values())
+
+
+def _attr(device: Obj, name: str) -> str | None:
+    """A device's string attribute ``name`` (plain or domain-qualified), in the
+    v1beta1 shape (under ``basic``) or the v1 one (on the device)."""
+    attrs = (device.get("basic") or device).get("attributes") or {}
+    for key, value in attrs.items():
+        if key == name or key.endswith("/" + name):
+            found = (value or {}).get("string")
+            return None if found is None else str(found)
+    return None
 
 
 def allocated_claims(

@@ -13,10 +13,12 @@ GPUs are counted by resource name (``nvidia.com/gpu``, a MIG profile such as
 - quota: for each ResourceQuota key on the GPU resource, hard - used + what the graph's
   own pods hold (they are in ``used`` and would be replaced, not added);
 - dra: when a GPU driver publishes devices in ResourceSlices (dynamic resource
-  allocation), the devices on schedulable nodes (and those not bound to a node) minus
-  the ones allocated to claims other than the graph's own (a claim is the graph's own
-  when it is reserved for one of the graph's pods). The nodes limit then counts only
-  device-plugin GPUs, and is left out when no node offers any: the GPUs are DRA's.
+  allocation), the whole devices on schedulable nodes (and those not bound to a node)
+  minus the ones allocated to claims other than the graph's own (a claim is the graph's
+  own when it is reserved for one of the graph's pods); a partition of a GPU (a MIG
+  device) is not a GPU a worker can take, and one allocated holds its whole GPU. The
+  nodes limit then counts only device-plugin GPUs, and is left out when no node offers
+  any: the GPUs are DRA's.
 
 The graph's cap is the least of the limits read; ``None`` when nothing was read.
 """
@@ -72,6 +74,9 @@ class DraDevice:
     name: str
     #: ``spec.nodeName`` of its slice; None: not bound to one node
     node: str | None
+    #: for a partition of a GPU (a MIG device), the name of the whole GPU it is carved
+    #: from, in the same pool; "" when that GPU is not published; None: a whole device
+    parent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,15 +182,29 @@ def _dra_limit(r: ClusterReadings) -> CapacityLimit | None:
     if not r.dra_devices:
         return None  # DRA not served, not read, or no GPU driver publishes devices
     schedulable = None if r.nodes is None else {n.name for n in r.nodes if n.schedulable}
-    counted = {
-        (d.driver, d.pool, d.name)
-        for d in r.dra_devices
-        if d.node is None or schedulable is None or d.node in schedulable
+    placeable = [
+        d for d in r.dra_devices if d.node is None or schedulable is None or d.node in schedulable
+    ]
+    # a worker takes whole GPUs: partitions are not counted, and a GPU with a partition
+    # allocated is held as a whole
+    counted = {(d.driver, d.pool, d.name) for d in placeable if d.parent is None}
+    whole_of = {
+        (d.driver, d.pool, d.name): (d.driver, d.pool, d.parent)
+        for d in placeable
+        if d.parent is not None
     }
-    held = {dev for c in r.dra_claims or () if not c.own for dev in c.devices if dev in counted}
-    others = sum(1 for c in r.dra_claims or () if not c.own and set(c.devices) & counted)
+    held: set[tuple[str, str, str]] = set()
+    others = 0
+    for c in r.dra_claims or ():
+        taken = {whole_of.get(dev, dev) for dev in c.devices} & counted
+        if not c.own and taken:
+            held |= taken
+            others += 1
     drivers = ", ".join(sorted({d.driver for d in r.dra_devices}))
     parts = [f"{len(counted)} devices published by {drivers}"]
+    partitions = sum(1 for d in placeable if d.parent is not None)
+    if partitions:
+        parts.append(f"{partitions} partitions (MIG) not counted as GPUs")
     if schedulable is None:
         parts.append("nodes not read: every node counted")
     if r.dra_claims is None:

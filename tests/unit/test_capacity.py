@@ -4,6 +4,8 @@ and claims, and the budget one tick plans in."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from planner.core.capacity import (
     ClusterReadings,
     DraClaim,
@@ -196,3 +198,20 @@ def test_no_dra_devices_leaves_the_limits_unchanged() -> None:
         r = ClusterReadings(nodes=(NodeReading("a", 0),), pods=(), dra_devices=devices)
         cap = cluster_capacity(r)
         assert [lim.source for lim in cap.limits] == ["nodes"] and cap.gpus == 0
+
+
+def test_dra_mig_partitions_are_not_gpus_and_one_allocated_holds_its_gpu() -> None:
+    """Two whole GPUs and three MIG partitions of gpu-0 published: the dra limit counts
+    2, not 5; another tenant's claim on one partition holds all of gpu-0 (1 left); the
+    graph's own claim on a partition holds nothing; the detail names the partitions."""
+    parts = tuple(DraDevice(DRV, "a", f"gpu-0-mig-{i}", "a", parent="gpu-0") for i in range(3))
+    base = ClusterReadings(
+        nodes=(NodeReading("a", 0),), pods=(), dra_devices=_devices("a", 2) + parts, dra_claims=()
+    )
+    cap = cluster_capacity(base)
+    assert cap.gpus == 2
+    assert cap.binding is not None and "3 partitions (MIG) not counted" in cap.binding.detail
+    other = DraClaim("b/t", ((DRV, "a", "gpu-0-mig-1"),))
+    own = DraClaim("ns1/w", ((DRV, "a", "gpu-0-mig-2"),), own=True)
+    assert cluster_capacity(replace(base, dra_claims=(other,))).gpus == 1
+    assert cluster_capacity(replace(base, dra_claims=(own,))).gpus == 2

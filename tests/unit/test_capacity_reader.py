@@ -113,3 +113,30 @@ def test_claims_are_the_graphs_own_when_reserved_for_its_pods() -> None:
     claims = allocated_claims([mine, other, nic], {"gpu.nvidia.com"}, own_pods={("ns1", "w-0")})
     assert [(c.name, c.own) for c in claims] == [("ns1/w", True), ("b/t", False)]
     assert claims[0].devices == (("gpu.nvidia.com", "a", "gpu-0"),)
+
+
+def test_mig_partitions_are_read_as_partitions_of_their_gpu() -> None:
+    """A slice with two whole GPUs (type gpu, a uuid) and two MIG devices of the first
+    (type mig, parentUUID), in the v1beta1 shape and with a domain-qualified attribute
+    in the v1 shape: the GPUs are whole devices, each MIG device names its GPU, and a
+    partition whose GPU is not published names none."""
+
+    def dev(name: str, **attrs: str) -> dict[str, object]:
+        return {"name": name, "basic": {"attributes": {k: {"string": v} for k, v in attrs.items()}}}
+
+    item = slice_object("a", node="a", driver="gpu.nvidia.com", devices=0)
+    item["spec"]["devices"] = [
+        dev("gpu-0", type="gpu", uuid="GPU-0"),
+        dev("gpu-1", type="gpu", uuid="GPU-1"),
+        dev("gpu-0-mig-1", type="mig", parentUUID="GPU-0"),
+        {"name": "gpu-0-mig-2", "attributes": {"gpu.nvidia.com/parentUUID": {"string": "GPU-0"}}},
+        dev("orphan-mig", type="mig", parentUUID="GPU-9"),
+    ]
+    parents = {d.name: d.parent for d in slice_devices([item], {"gpu.nvidia.com"})}
+    assert parents == {
+        "gpu-0": None,
+        "gpu-1": None,
+        "gpu-0-mig-1": "gpu-0",
+        "gpu-0-mig-2": "gpu-0",
+        "orphan-mig": "",
+    }

@@ -93,16 +93,14 @@ def _spikes_trace(data: Path) -> RequestTrace:
     )
 
 
-def _spikes(name: str, slow: float) -> Scenario:
+def _generated(name: str, slow: float, *, recipe: str, **fields: Any) -> Scenario:
+    """A generated tuning scenario (``fields``: seed, targets, build, profile...)."""
     return Scenario(
         name=name,
         set="tuning",
-        recipe=SPIKES_RECIPE + ("" if slow == 1.0 else f"; workers {slow:g}x slower"),
-        seed=21,
-        ttft_ms=500,
-        itl_ms=50,
+        recipe=recipe + ("" if slow == 1.0 else f"; workers {slow:g}x slower"),
         slowdown=slow,
-        build=_spikes_trace,
+        **fields,
     )
 
 
@@ -131,21 +129,6 @@ def _wide_trace(data: Path) -> RequestTrace:
     )
 
 
-def _wide(name: str, slow: float) -> Scenario:
-    return Scenario(
-        name=name,
-        set="tuning",
-        recipe=WIDE_RECIPE + ("" if slow == 1.0 else f"; workers {slow:g}x slower"),
-        seed=22,
-        ttft_ms=2000,
-        itl_ms=60,
-        slowdown=slow,
-        build=_wide_trace,
-        profile=PROFILES[1],
-        profile_row="tp=8",
-    )
-
-
 TUNING = (
     _azure("conv", "azure_llm_2023_conv.csv", 30, 1.0, "Azure LLM 2023 conversation trace x30"),
     _azure("conv-slow", "azure_llm_2023_conv.csv", 30, 1.2, "Azure conversation x30"),
@@ -153,8 +136,24 @@ TUNING = (
     _azure("code-slow", "azure_llm_2023_code.csv", 15, 1.2, "Azure code x15"),
     _servegen_day("servegen", 1.0),
     _servegen_day("servegen-slow", 1.2),
-    _spikes("spikes", 1.0),
-    _spikes("spikes-slow", 1.2),
-    _wide("tp8", 1.0),
-    _wide("tp8-slow", 1.2),
+    *(
+        _generated(
+            name, slow, recipe=SPIKES_RECIPE, seed=21, ttft_ms=500, itl_ms=50, build=_spikes_trace
+        )
+        for name, slow in (("spikes", 1.0), ("spikes-slow", 1.2))
+    ),
+    *(
+        _generated(
+            name,
+            slow,
+            recipe=WIDE_RECIPE,
+            seed=22,
+            ttft_ms=2000,
+            itl_ms=60,
+            build=_wide_trace,
+            profile=PROFILES[1],
+            profile_row="tp=8",
+        )
+        for name, slow in (("tp8", 1.0), ("tp8-slow", 1.2))
+    ),
 )
